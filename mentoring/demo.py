@@ -1,0 +1,103 @@
+"""Demo data that reads like a real dealer group and its local college."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from mentoring import people
+from mentoring.models import Membership, Organization, Person
+from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
+from mentoring.policy import Actor
+
+DEMO_PASSWORD = "demo-mentoring-2026"
+DEMO_PIN = "2468"
+
+ORGS = [
+    ("Riverside Toyota", "dealership"),
+    ("Hillcrest Auto Repair", "independent"),
+    ("Lakeview Community College - Automotive Technology", "school"),
+]
+
+# (name, email, organization, roles)
+PEOPLE = [
+    ("Dana Whitfield", "dana.whitfield@riverside.example", "Riverside Toyota", ["admin"]),
+    ("Marcus Bell", "marcus.bell@riverside.example", "Riverside Toyota", ["manager"]),
+    ("Luis Ortega", "luis.ortega@riverside.example", "Riverside Toyota", ["mentor"]),
+    ("Janelle Price", "janelle.price@riverside.example", "Riverside Toyota", ["mentor"]),
+    ("Tyler Brooks", "tyler.brooks@riverside.example", "Riverside Toyota", ["mentee"]),
+    ("Aisha Khan", "aisha.khan@riverside.example", "Riverside Toyota", ["mentee"]),
+    ("Devon Miller", "devon.miller@riverside.example", "Riverside Toyota", ["mentee"]),
+    ("Rosa Delgado", "rosa.delgado@hillcrest.example", "Hillcrest Auto Repair", ["admin", "manager"]),
+    ("Hank Doyle", "hank.doyle@hillcrest.example", "Hillcrest Auto Repair", ["mentor"]),
+    ("Emily Chen", "emily.chen@hillcrest.example", "Hillcrest Auto Repair", ["mentee"]),
+    ("Karen Holt", "karen.holt@lakeview.example", "Lakeview Community College - Automotive Technology",
+     ["instructor"]),
+]
+
+TRIADS = [  # mentee, mentor, manager
+    ("Tyler Brooks", "Luis Ortega", "Marcus Bell"),
+    ("Aisha Khan", "Luis Ortega", "Marcus Bell"),
+    ("Devon Miller", "Janelle Price", "Marcus Bell"),
+    ("Emily Chen", "Hank Doyle", "Rosa Delgado"),
+]
+
+ENROLLMENTS = [  # student, consent on?
+    ("Aisha Khan", True),
+    ("Devon Miller", False),  # enrolled, but the shop has not turned sharing on
+]
+
+OPERATOR = ("Site Operator", "operator@mentoring.example")
+
+
+@dataclass(frozen=True)
+class Login:
+    email: str
+    name: str
+    roles: str
+
+
+def is_seeded(db: Session) -> bool:
+    return db.exec(select(Organization.id).where(Organization.name == ORGS[0][0])).first() is not None
+
+
+def seed(db: Session) -> bool:
+    """Create the demo once; return False when it was already there."""
+    if is_seeded(db):
+        return False
+    operator = people.create_person(db, None, people.PersonIn(full_name=OPERATOR[0], email=OPERATOR[1]),
+                                    password=DEMO_PASSWORD, superuser=True)
+    actor = Actor(operator.id, operator.full_name, True, ip="demo")
+    orgs = {name: people.create_organization(db, actor, OrganizationIn(name=name, kind=kind))
+            for name, kind in ORGS}
+    ids: dict[str, int] = {}
+    for name, email, org, roles in PEOPLE:
+        for i, role in enumerate(roles):
+            person = people.add_member(db, actor, orgs[org], NewPersonIn(
+                full_name=name, email=email, role=role,
+                password=DEMO_PASSWORD if i == 0 else "", pin=DEMO_PIN if i == 0 else ""))
+            ids[name] = person.id
+    for mentee, mentor, manager in TRIADS:
+        shop = next(orgs[o] for n, _, o, _ in PEOPLE if n == mentee)
+        people.create_triad(db, actor, shop, TriadIn(mentee_id=ids[mentee], mentor_id=ids[mentor],
+                                                     manager_id=ids[manager]))
+    school = orgs[ORGS[2][0]]
+    for student, consent in ENROLLMENTS:
+        people.create_enrollment(db, actor, orgs["Riverside Toyota"], EnrollmentIn(
+            mentee_id=ids[student], school_id=school.id, instructor_id=ids["Karen Holt"],
+            consent_active=consent))
+    db.flush()
+    return True
+
+
+def logins(db: Session) -> list[Login]:
+    rows = db.exec(select(Person, Membership.role).join(Membership, Membership.person_id == Person.id)
+                   .where(Person.email.in_([e for _, e, _, _ in PEOPLE]))).all()
+    roles: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for person, role in rows:
+        roles.setdefault(person.email, []).append(role)
+        names[person.email] = person.full_name
+    result = [Login(OPERATOR[1], OPERATOR[0], "site operator")]
+    result += [Login(email, names[email], ", ".join(sorted(roles[email])))
+               for _, email, _, _ in PEOPLE if email in roles]
+    return result

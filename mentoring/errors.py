@@ -1,0 +1,36 @@
+"""Errors the domain raises; web/ turns them into pages and API answers."""
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class NotFound(Exception):
+    """The object does not exist, or the actor may not know that it does."""
+
+
+class Forbidden(Exception):
+    """The actor may see the object but not do this to it."""
+
+
+class FormError(Exception):
+    """Input that cannot be accepted, with one message per field ("" for the whole form)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k or 'form'}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def parse_input(model: type[M], data: dict) -> M:
+    """Validate raw form or JSON data, turning pydantic's errors into field messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, msg[:1].upper() + msg[1:])
+        raise FormError(errors) from None

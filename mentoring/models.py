@@ -1,0 +1,112 @@
+"""Organizations, people, memberships, triads, enrollments and the audit log."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from mentoring.clock import utcnow
+
+SHOP_KINDS = ("dealership", "independent", "fleet", "collision")
+ORG_KINDS = (*SHOP_KINDS, "school")
+ROLES = ("admin", "manager", "mentor", "mentee", "instructor")
+SHOP_ROLES = ("admin", "manager", "mentor", "mentee")
+SCHOOL_ROLES = ("admin", "instructor")
+
+ACTIVE = text("ended_at IS NULL")
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=20)
+    timezone: str = Field(default="America/Chicago", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_school(self) -> bool:
+        return self.kind == "school"
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)  # stored lower-case
+    full_name: str = Field(max_length=120)
+    password_hash: str | None = Field(default=None, max_length=200)
+    pin_hash: str | None = Field(default=None, max_length=200)
+    is_superuser: bool = False
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("person_id", "organization_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    role: str = Field(max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Triad(SQLModel, table=True):
+    __table_args__ = (
+        # At most one active triad per mentee, enforced by the database so that
+        # two admins saving at once cannot both succeed.
+        Index("uq_triad_active_mentee", "mentee_id", unique=True,
+              sqlite_where=ACTIVE, postgresql_where=ACTIVE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id")
+    mentor_id: int = Field(foreign_key="person.id", index=True)
+    manager_id: int = Field(foreign_key="person.id", index=True)
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class TriadMentorChange(SQLModel, table=True):
+    """Who mentored the triad's mentee, and when: one row per mentor period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    triad_id: int = Field(foreign_key="triad.id", index=True)
+    mentor_id: int = Field(foreign_key="person.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    changed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    reason: str = Field(default="", max_length=300)
+
+
+class Enrollment(SQLModel, table=True):
+    __table_args__ = (
+        Index("uq_enrollment_active", "mentee_id", "school_id", unique=True,
+              sqlite_where=ACTIVE, postgresql_where=ACTIVE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    school_id: int = Field(foreign_key="organization.id", index=True)
+    instructor_id: int = Field(foreign_key="person.id", index=True)
+    consent_active: bool = False
+    consent_changed_at: datetime | None = None
+    consent_changed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when and from where. Rows are only ever added."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    action: str = Field(max_length=60)
+    object_type: str = Field(max_length=40)
+    object_id: str = Field(max_length=40)
+    ip: str = Field(default="", max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))

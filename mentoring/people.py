@@ -1,0 +1,349 @@
+"""Organizations, people, memberships, triads and enrollments: the rules for changing them."""
+
+import re
+from typing import Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from mentoring import audit
+from mentoring.auth import check_password, hash_secret, set_password, set_pin
+from mentoring.clock import utcnow
+from mentoring.errors import FormError
+from mentoring.models import (
+    ORG_KINDS,
+    SCHOOL_ROLES,
+    SHOP_ROLES,
+    Enrollment,
+    Membership,
+    Organization,
+    Person,
+    Triad,
+    TriadMentorChange,
+)
+from mentoring.policy import Actor
+
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _text(value: str, what: str, limit: int) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise ValueError(f"{what} is required.")
+    if len(value) > limit:
+        raise ValueError(f"{what} must be at most {limit} characters.")
+    return value
+
+
+class OrganizationIn(BaseModel):
+    name: str
+    kind: Literal[ORG_KINDS]  # type: ignore[valid-type]
+    timezone: str = "America/Chicago"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v):
+        return _text(v, "Name", 200)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v):
+        if v not in available_timezones():
+            raise ValueError("Pick a time zone such as America/Chicago.")
+        return v
+
+
+class PersonIn(BaseModel):
+    full_name: str
+    email: str
+
+    @field_validator("full_name", mode="before")
+    @classmethod
+    def _name(cls, v):
+        return _text(v, "Name", 120)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, v):
+        v = (v or "").strip().lower()
+        if not EMAIL_RE.fullmatch(v) or len(v) > 254:
+            raise ValueError("Enter an email address like name@example.com.")
+        return v
+
+
+class NewPersonIn(PersonIn):
+    role: str
+    password: str = ""
+    pin: str = ""
+
+
+# --- organizations -------------------------------------------------------------
+
+def create_organization(db: Session, actor: Actor, data: OrganizationIn) -> Organization:
+    _unique_org_name(db, data.name)
+    org = Organization(**data.model_dump())
+    db.add(org)
+    db.flush()
+    audit.record(db, actor, "organization.create", org, org_id=org.id, name=org.name, kind=org.kind)
+    return org
+
+
+def update_organization(db: Session, actor: Actor, org: Organization, data: OrganizationIn) -> None:
+    if data.name != org.name:
+        _unique_org_name(db, data.name)
+    if data.kind != org.kind and (data.kind == "school") != org.is_school:
+        raise FormError({"kind": "A shop cannot become a school program, or the other way round."})
+    org.sqlmodel_update(data.model_dump())
+    db.add(org)
+    audit.record(db, actor, "organization.update", org, org_id=org.id, **data.model_dump())
+
+
+def _unique_org_name(db: Session, name: str) -> None:
+    if db.exec(select(Organization.id).where(Organization.name == name)).first():
+        raise FormError({"name": "An organization with this name already exists."})
+
+
+# --- people and memberships ----------------------------------------------------
+
+def create_person(db: Session, actor: Actor | None, data: PersonIn, *, password: str = "",
+                  pin: str = "", superuser: bool = False) -> Person:
+    _unique_email(db, data.email)
+    person = Person(full_name=data.full_name, email=data.email, is_superuser=superuser)
+    if password:
+        person.password_hash = hash_secret(check_password(password))
+    if pin:
+        set_pin(person, pin)
+    db.add(person)
+    _flush_unique(db, {"email": "Someone with this email already exists."})
+    audit.record(db, actor, "person.create", person, email=person.email)
+    return person
+
+
+def update_person(db: Session, actor: Actor, person: Person, data: PersonIn, *, active: bool) -> None:
+    if data.email != person.email:
+        _unique_email(db, data.email)
+    person.full_name, person.email, person.is_active = data.full_name, data.email, active
+    db.add(person)
+    _flush_unique(db, {"email": "Someone with this email already exists."})
+    audit.record(db, actor, "person.update", person, email=person.email, active=active)
+
+
+def reset_credentials(db: Session, actor: Actor, person: Person, *, password: str, pin: str) -> None:
+    """An admin sets a new password and/or PIN for someone who forgot theirs; the lock is lifted."""
+    if not password and not pin:
+        raise FormError({"password": "Enter a new password, a new PIN, or both."})
+    if password:
+        set_password(person, password)
+    if pin:
+        set_pin(person, pin)
+    person.failed_logins, person.locked_until = 0, None
+    db.add(person)
+    audit.record(db, actor, "person.credentials", person, password=bool(password), pin=bool(pin))
+
+
+def add_member(db: Session, actor: Actor, org: Organization, data: NewPersonIn) -> Person:
+    """Add a role at an organization, creating the person when the email is new."""
+    allowed = SCHOOL_ROLES if org.is_school else SHOP_ROLES
+    if data.role not in allowed:
+        place = "a school program" if org.is_school else "a shop"
+        raise FormError({"role": f"At {place} the roles are: {', '.join(allowed)}."})
+    person = db.exec(select(Person).where(Person.email == data.email)).first()
+    if person is None:
+        person = create_person(db, actor, data, password=data.password, pin=data.pin)
+    elif data.password or data.pin:
+        raise FormError({"email": "This person already has an account; add the role without a "
+                                  "password or PIN, or let them change their own."})
+    exists = db.exec(select(Membership.id).where(
+        Membership.person_id == person.id, Membership.organization_id == org.id,
+        Membership.role == data.role)).first()
+    if exists:
+        raise FormError({"role": f"{person.full_name} is already {data.role} at {org.name}."})
+    membership = Membership(person_id=person.id, organization_id=org.id, role=data.role)
+    db.add(membership)
+    db.flush()
+    audit.record(db, actor, "membership.create", membership, org_id=org.id,
+                 person_id=person.id, role=data.role)
+    return person
+
+
+def remove_membership(db: Session, actor: Actor, membership: Membership) -> None:
+    busy = select(Triad.id).where(Triad.ended_at.is_(None), Triad.shop_id == membership.organization_id)
+    column = {"mentee": Triad.mentee_id, "mentor": Triad.mentor_id, "manager": Triad.manager_id}
+    if membership.role in column and db.exec(busy.where(column[membership.role] == membership.person_id)).first():
+        raise FormError({"": f"This person is {membership.role} in an active triad. "
+                             "Change or end the triad first."})
+    audit.record(db, actor, "membership.delete", membership, org_id=membership.organization_id,
+                 person_id=membership.person_id, role=membership.role)
+    db.delete(membership)
+
+
+def _unique_email(db: Session, email: str) -> None:
+    if db.exec(select(Person.id).where(Person.email == email)).first():
+        raise FormError({"email": "Someone with this email already exists."})
+
+
+def _flush_unique(db: Session, errors: dict[str, str]) -> None:
+    """Surface a unique-constraint race as the same message the check above gives."""
+    try:
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise FormError(errors) from None
+
+
+def holds_role(db: Session, person_id: int, org_id: int, role: str) -> bool:
+    return db.exec(select(Membership.id).where(
+        Membership.person_id == person_id, Membership.organization_id == org_id,
+        Membership.role == role)).first() is not None
+
+
+def people_with_role(db: Session, org_id: int, role: str) -> list[Person]:
+    return list(db.exec(select(Person).join(Membership, Membership.person_id == Person.id)
+                        .where(Membership.organization_id == org_id, Membership.role == role)
+                        .order_by(Person.full_name)).all())
+
+
+# --- triads ----------------------------------------------------------------------
+
+class TriadIn(BaseModel):
+    mentee_id: int
+    mentor_id: int
+    manager_id: int
+
+
+def create_triad(db: Session, actor: Actor, shop: Organization, data: TriadIn) -> Triad:
+    errors = _triad_role_errors(db, shop, data)
+    if data.mentee_id == data.mentor_id:
+        errors["mentor_id"] = "The mentor must be someone other than the mentee."
+    if "mentee_id" not in errors and active_triad(db, data.mentee_id):
+        errors["mentee_id"] = "This mentee is already in an active triad. End that triad first."
+    if errors:
+        raise FormError(errors)
+    triad = Triad(shop_id=shop.id, **data.model_dump())
+    db.add(triad)
+    _flush_unique(db, {"mentee_id": "This mentee is already in an active triad. End that triad first."})
+    db.add(TriadMentorChange(triad_id=triad.id, mentor_id=data.mentor_id, changed_by_id=actor.person_id,
+                             reason="Triad started"))
+    audit.record(db, actor, "triad.create", triad, org_id=shop.id, **data.model_dump())
+    return triad
+
+
+def _triad_role_errors(db: Session, shop: Organization, data: TriadIn) -> dict[str, str]:
+    errors = {}
+    for field, role in (("mentee_id", "mentee"), ("mentor_id", "mentor"), ("manager_id", "manager")):
+        if not holds_role(db, getattr(data, field), shop.id, role):
+            errors[field] = f"Choose a {role} of {shop.name}."
+    return errors
+
+
+def active_triad(db: Session, mentee_id: int) -> Triad | None:
+    return db.exec(select(Triad).where(Triad.mentee_id == mentee_id, Triad.ended_at.is_(None))).first()
+
+
+def change_mentor(db: Session, actor: Actor, triad: Triad, mentor_id: int, reason: str) -> None:
+    shop = db.get(Organization, triad.shop_id)
+    if triad.ended_at:
+        raise FormError({"": "This triad has ended."})
+    if not holds_role(db, mentor_id, shop.id, "mentor"):
+        raise FormError({"mentor_id": f"Choose a mentor of {shop.name}."})
+    if mentor_id == triad.mentee_id:
+        raise FormError({"mentor_id": "The mentor must be someone other than the mentee."})
+    if mentor_id == triad.mentor_id:
+        raise FormError({"mentor_id": "This person already mentors this triad."})
+    reason = " ".join(reason.split())[:300]
+    if not reason:
+        raise FormError({"reason": "Say why the mentor changes; it is kept in the history."})
+    now = utcnow()
+    current = db.exec(select(TriadMentorChange).where(
+        TriadMentorChange.triad_id == triad.id, TriadMentorChange.ended_at.is_(None))).first()
+    if current:
+        current.ended_at = now
+        db.add(current)
+    db.add(TriadMentorChange(triad_id=triad.id, mentor_id=mentor_id, started_at=now,
+                             changed_by_id=actor.person_id, reason=reason))
+    audit.record(db, actor, "triad.change_mentor", triad, org_id=shop.id,
+                 old_mentor_id=triad.mentor_id, mentor_id=mentor_id, reason=reason)
+    triad.mentor_id = mentor_id
+    db.add(triad)
+
+
+def change_manager(db: Session, actor: Actor, triad: Triad, manager_id: int) -> None:
+    shop = db.get(Organization, triad.shop_id)
+    if not holds_role(db, manager_id, shop.id, "manager"):
+        raise FormError({"manager_id": f"Choose a manager of {shop.name}."})
+    audit.record(db, actor, "triad.change_manager", triad, org_id=shop.id,
+                 old_manager_id=triad.manager_id, manager_id=manager_id)
+    triad.manager_id = manager_id
+    db.add(triad)
+
+
+def end_triad(db: Session, actor: Actor, triad: Triad) -> None:
+    if triad.ended_at:
+        raise FormError({"": "This triad has already ended."})
+    now = utcnow()
+    triad.ended_at = now
+    db.add(triad)
+    for period in db.exec(select(TriadMentorChange).where(
+            TriadMentorChange.triad_id == triad.id, TriadMentorChange.ended_at.is_(None))):
+        period.ended_at = now
+        db.add(period)
+    audit.record(db, actor, "triad.end", triad, org_id=triad.shop_id)
+
+
+def mentor_history(db: Session, triad_id: int) -> list[tuple[TriadMentorChange, Person]]:
+    return list(db.exec(select(TriadMentorChange, Person)
+                        .join(Person, Person.id == TriadMentorChange.mentor_id)
+                        .where(TriadMentorChange.triad_id == triad_id)
+                        .order_by(TriadMentorChange.started_at, TriadMentorChange.id)).all())
+
+
+# --- enrollments -------------------------------------------------------------------
+
+class EnrollmentIn(BaseModel):
+    mentee_id: int
+    school_id: int
+    instructor_id: int
+    consent_active: bool = False
+
+
+def create_enrollment(db: Session, actor: Actor, shop: Organization, data: EnrollmentIn) -> Enrollment:
+    errors = {}
+    if not holds_role(db, data.mentee_id, shop.id, "mentee"):
+        errors["mentee_id"] = f"Choose a mentee of {shop.name}."
+    school = db.get(Organization, data.school_id)
+    if school is None or not school.is_school:
+        errors["school_id"] = "Choose a school program."
+    elif not holds_role(db, data.instructor_id, school.id, "instructor"):
+        errors["instructor_id"] = f"This person is not an instructor at {school.name}."
+    if not errors and db.exec(select(Enrollment.id).where(
+            Enrollment.mentee_id == data.mentee_id, Enrollment.school_id == data.school_id,
+            Enrollment.ended_at.is_(None))).first():
+        errors["mentee_id"] = f"This mentee is already enrolled at {school.name}."
+    if errors:
+        raise FormError(errors)
+    enrollment = Enrollment(shop_id=shop.id, consent_changed_at=utcnow(),
+                            consent_changed_by_id=actor.person_id, **data.model_dump())
+    db.add(enrollment)
+    _flush_unique(db, {"mentee_id": f"This mentee is already enrolled at {school.name}."})
+    audit.record(db, actor, "enrollment.create", enrollment, org_id=shop.id, **data.model_dump())
+    return enrollment
+
+
+def set_consent(db: Session, actor: Actor, enrollment: Enrollment, active: bool) -> None:
+    """The shop's switch: while it is off, the instructor sees nothing of the student."""
+    enrollment.consent_active = active
+    enrollment.consent_changed_at = utcnow()
+    enrollment.consent_changed_by_id = actor.person_id
+    db.add(enrollment)
+    audit.record(db, actor, "enrollment.consent", enrollment, org_id=enrollment.shop_id, active=active)
+
+
+def end_enrollment(db: Session, actor: Actor, enrollment: Enrollment) -> None:
+    if enrollment.ended_at:
+        raise FormError({"": "This enrollment has already ended."})
+    enrollment.ended_at = utcnow()
+    enrollment.consent_active = False
+    db.add(enrollment)
+    audit.record(db, actor, "enrollment.end", enrollment, org_id=enrollment.shop_id)

@@ -1,0 +1,161 @@
+"""Who may see or do what to which object. Guards and handlers call this; nothing else decides."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, or_, select
+from sqlmodel import Session
+
+from mentoring.errors import NotFound
+from mentoring.models import Enrollment, Membership, Organization, Person, Triad
+
+# The page each role lands on after sign-in, in the order a person with several roles is sent.
+HOMES = (
+    ("manager", "/manager"),
+    ("mentor", "/mentor"),
+    ("instructor", "/instructor"),
+    ("mentee", "/me"),
+    ("admin", "/admin"),
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    person_id: int | None  # None: the command line or a system job
+    name: str
+    is_superuser: bool = False
+    memberships: frozenset[tuple[int, str]] = field(default_factory=frozenset)
+    ip: str = ""
+
+    def roles_in(self, org_id: int) -> set[str]:
+        return {role for org, role in self.memberships if org == org_id}
+
+    def orgs_where(self, *roles: str) -> set[int]:
+        return {org for org, role in self.memberships if role in roles}
+
+    def has_role(self, role: str) -> bool:
+        return any(r == role for _, r in self.memberships)
+
+
+def load_actor(db: Session, person: Person, ip: str = "") -> Actor:
+    rows = db.exec(select(Membership.organization_id, Membership.role)
+                   .where(Membership.person_id == person.id)).all()
+    return Actor(person.id, person.full_name, person.is_superuser,
+                 frozenset((org, role) for org, role in rows), ip)
+
+
+def home_path(actor: Actor) -> str:
+    for role, path in HOMES:
+        if actor.has_role(role):
+            return path
+    return "/admin" if actor.is_superuser else "/account"
+
+
+# --- organizations -----------------------------------------------------------
+
+def can_administer(actor: Actor, org_id: int) -> bool:
+    return actor.is_superuser or "admin" in actor.roles_in(org_id)
+
+
+def can_manage_shop(actor: Actor, shop_id: int) -> bool:
+    """Managers and admins run a shop's triads, enrollments and task lists."""
+    return bool({"admin", "manager"} & actor.roles_in(shop_id))
+
+
+def can_see_pay_plan(actor: Actor, shop_id: int) -> bool:
+    """Pay-plan and tool notes: the shop's managers and admins only, never the site operator."""
+    return bool({"admin", "manager"} & actor.roles_in(shop_id))
+
+
+def administered_org_ids(db: Session, actor: Actor) -> set[int]:
+    if actor.is_superuser:
+        return set(db.exec(select(Organization.id)).all())
+    return actor.orgs_where("admin")
+
+
+def get_org_for_admin(db: Session, actor: Actor, org_id: int) -> Organization:
+    org = db.get(Organization, org_id)
+    if org is None or not can_administer(actor, org_id):
+        raise NotFound
+    return org
+
+
+def get_shop_for_manager(db: Session, actor: Actor, shop_id: int) -> Organization:
+    org = db.get(Organization, shop_id)
+    if org is None or org.is_school or not (can_manage_shop(actor, shop_id) or can_administer(actor, shop_id)):
+        raise NotFound
+    return org
+
+
+def get_person_for_admin(db: Session, actor: Actor, person_id: int) -> Person:
+    """A person is editable by the admins of any organization they belong to."""
+    person = db.get(Person, person_id)
+    if person is None:
+        raise NotFound
+    if actor.is_superuser:
+        return person
+    orgs = db.exec(select(Membership.organization_id).where(Membership.person_id == person_id)).all()
+    if not actor.orgs_where("admin") & set(orgs):
+        raise NotFound
+    return person
+
+
+def get_triad_for_manager(db: Session, actor: Actor, triad_id: int) -> Triad:
+    triad = db.get(Triad, triad_id)
+    if triad is None:
+        raise NotFound
+    get_shop_for_manager(db, actor, triad.shop_id)
+    return triad
+
+
+def get_enrollment_for_manager(db: Session, actor: Actor, enrollment_id: int) -> Enrollment:
+    enrollment = db.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFound
+    get_shop_for_manager(db, actor, enrollment.shop_id)
+    return enrollment
+
+
+# --- mentees -----------------------------------------------------------------
+
+def visible_mentee_ids(actor: Actor) -> Select:
+    """A query for the ids of every mentee this actor may follow."""
+    shops = actor.orgs_where("admin", "manager")
+    clauses = [Membership.person_id == actor.person_id]  # a mentee sees themself
+    if shops:
+        clauses.append(Membership.organization_id.in_(shops))
+    mentored = select(Triad.mentee_id).where(Triad.mentor_id == actor.person_id, Triad.ended_at.is_(None))
+    instructed = consented_student_ids(actor.person_id)
+    return (
+        select(Membership.person_id).where(Membership.role == "mentee", or_(*clauses))
+        .union(mentored, instructed)
+    )
+
+
+def consented_student_ids(instructor_id: int) -> Select:
+    """Students an instructor may see: enrolled with them, consent on, and still an instructor there."""
+    return (
+        select(Enrollment.mentee_id)
+        .join(Membership, (Membership.person_id == Enrollment.instructor_id)
+              & (Membership.organization_id == Enrollment.school_id)
+              & (Membership.role == "instructor"))
+        .where(Enrollment.instructor_id == instructor_id, Enrollment.consent_active.is_(True),
+               Enrollment.ended_at.is_(None))
+    )
+
+
+def can_view_mentee(db: Session, actor: Actor, mentee_id: int) -> bool:
+    ids = visible_mentee_ids(actor).subquery()
+    return db.exec(select(ids.c[0]).where(ids.c[0] == mentee_id)).first() is not None
+
+
+def get_mentee_for_viewer(db: Session, actor: Actor, mentee_id: int) -> Person:
+    person = db.get(Person, mentee_id)
+    if person is None or not can_view_mentee(db, actor, mentee_id):
+        raise NotFound
+    return person
+
+
+def can_see_enrollment(actor: Actor, enrollment: Enrollment) -> bool:
+    """The student, the shop's managers and admins, and the enrollment's own instructor."""
+    return (enrollment.mentee_id == actor.person_id or can_manage_shop(actor, enrollment.shop_id)
+            or (enrollment.instructor_id == actor.person_id and enrollment.consent_active))

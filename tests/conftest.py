@@ -1,0 +1,196 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL from MENTORING_TEST_DATABASE_URL), the app, personas."""
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher, Type
+from litestar.testing import TestClient
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import mentoring.auth
+from web import migrate
+from web.app import create_app
+from web.db import Database
+from web.settings import Settings, normalize_db_url
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_hashing():
+    # Real argon2id, cheap parameters: the suite hashes hundreds of passwords.
+    # test_auth checks the production parameters on a separate hasher.
+    saved = mentoring.auth._hasher
+    mentoring.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    yield
+    mentoring.auth._hasher = saved
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("MENTORING_TEST_DATABASE_URL")
+    if url:
+        return normalize_db_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database(database_url):
+    database = Database(database_url)
+    if not database.is_sqlite:
+        with database.engine.begin() as conn:  # start from an empty schema every run
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def _wipe(database: Database) -> None:
+    tables = [t.name for t in reversed(migrate.target_metadata().sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.is_sqlite:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean_db(database):
+    _wipe(database)
+    yield database
+    _wipe(database)
+
+
+@pytest.fixture
+def db(clean_db):
+    """A session for arranging a test; commit what the app should see. It does not take SQLite's
+    write lock up front, so an open transaction here never blocks the app under test."""
+    with clean_db.session() as session:
+        yield session
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 40)
+
+
+@pytest.fixture
+def app(settings, clean_db):
+    return create_app(settings, clean_db)
+
+
+class Browser:
+    """A TestClient that signs in and sends CSRF tokens like the real pages do."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+
+    def get(self, url: str, **kw):
+        return self.client.get(url, follow_redirects=False, **kw)
+
+    def post(self, url: str, data: dict | None = None, *, csrf: bool = True, **kw):
+        if "csrftoken" not in self.client.cookies:
+            self.client.get("/login")
+        form = dict(data or {})
+        if csrf:
+            form["_csrf_token"] = self.client.cookies["csrftoken"]
+        return self.client.post(url, data=form, follow_redirects=False, **kw)
+
+    def login(self, email: str, password: str = PASSWORD):
+        response = self.post("/login", {"email": email, "password": password})
+        assert response.status_code == 303, response.text
+        return response
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def browser(app):
+    with TestClient(app=app) as client:
+        yield Browser(client)
+
+
+@pytest.fixture
+def other_browser(app):
+    with TestClient(app=app) as client:
+        yield Browser(client)
+
+
+def field_error(html: str, field: str) -> str | None:
+    match = re.search(rf'<p class="error" id="e-{field}">([^<]*)</p>', html)
+    return match.group(1) if match else None
+
+
+# --- personas ----------------------------------------------------------------------
+
+@dataclass
+class World:
+    shop: object
+    other_shop: object
+    school: object
+    admin: object
+    manager: object
+    mentor: object
+    mentor2: object
+    mentee: object
+    mentee2: object
+    other_manager: object
+    other_mentor: object
+    other_mentee: object
+    instructor: object
+    triad: object
+    other_triad: object
+    consented: object  # enrollment with the shop's consent on (mentee)
+    unconsented: object  # enrollment with consent off (mentee2)
+
+
+@pytest.fixture
+def world(db) -> World:
+    from mentoring import people
+    from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
+    from mentoring.policy import Actor
+
+    actor = Actor(None, "test", True)
+    shop = people.create_organization(db, actor, OrganizationIn(name="Riverside Toyota", kind="dealership"))
+    other = people.create_organization(db, actor, OrganizationIn(name="Hillcrest Auto", kind="independent"))
+    school = people.create_organization(db, actor, OrganizationIn(name="Lakeview College", kind="school"))
+
+    def member(org, name, role):
+        email = name.lower().replace(" ", ".") + "@example.com"
+        return people.add_member(db, actor, org, NewPersonIn(full_name=name, email=email, role=role,
+                                                             password=PASSWORD, pin="2580"))
+
+    w = dict(
+        shop=shop, other_shop=other, school=school,
+        admin=member(shop, "Alice Admin", "admin"), manager=member(shop, "Mara Manager", "manager"),
+        mentor=member(shop, "Milo Mentor", "mentor"), mentor2=member(shop, "Nina Mentor", "mentor"),
+        mentee=member(shop, "Tess Mentee", "mentee"), mentee2=member(shop, "Uma Mentee", "mentee"),
+        other_manager=member(other, "Oscar Manager", "manager"), other_mentor=member(other, "Otto Mentor", "mentor"),
+        other_mentee=member(other, "Olga Mentee", "mentee"), instructor=member(school, "Ivy Instructor", "instructor"),
+    )
+    people.add_member(db, actor, other, NewPersonIn(full_name="Oscar Manager", email="oscar.manager@example.com",
+                                                    role="admin"))
+    w["triad"] = people.create_triad(db, actor, shop, TriadIn(
+        mentee_id=w["mentee"].id, mentor_id=w["mentor"].id, manager_id=w["manager"].id))
+    people.create_triad(db, actor, shop, TriadIn(
+        mentee_id=w["mentee2"].id, mentor_id=w["mentor2"].id, manager_id=w["manager"].id))
+    w["other_triad"] = people.create_triad(db, actor, other, TriadIn(
+        mentee_id=w["other_mentee"].id, mentor_id=w["other_mentor"].id, manager_id=w["other_manager"].id))
+    w["consented"] = people.create_enrollment(db, actor, shop, EnrollmentIn(
+        mentee_id=w["mentee"].id, school_id=school.id, instructor_id=w["instructor"].id, consent_active=True))
+    w["unconsented"] = people.create_enrollment(db, actor, shop, EnrollmentIn(
+        mentee_id=w["mentee2"].id, school_id=school.id, instructor_id=w["instructor"].id, consent_active=False))
+    db.commit()
+    return World(**w)
+
+
+def count_rows(database: Database) -> dict[str, int]:
+    with database.engine.connect() as conn:
+        return {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+                for t in SQLModel.metadata.tables}

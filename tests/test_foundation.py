@@ -1,0 +1,118 @@
+"""Settings, health, migrations, layering and SQLite write concurrency."""
+
+import ast
+import threading
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlmodel import select
+
+from mentoring.models import Person
+from web import migrate
+from web.app import create_app
+from web.db import Database
+from web.settings import DEFAULT_SECRET, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_it_refuses_the_default_secret_in_production():
+    with pytest.raises(ValueError, match="MENTORING_SECRET_KEY"):
+        Settings(environment="production", secret_key=DEFAULT_SECRET)
+    assert Settings(environment="production", secret_key="k" * 40).is_production
+
+
+def test_it_reads_settings_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MENTORING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MENTORING_SESSION_IDLE_MINUTES", "15")
+    settings = Settings()
+    assert settings.session_idle_minutes == 15
+    assert settings.db_url == f"sqlite:///{tmp_path.resolve() / 'mentoring.sqlite3'}"
+
+
+def test_it_maps_postgres_urls_to_psycopg3():
+    assert Settings(database_url="postgresql://u@h/db").db_url == "postgresql+psycopg://u@h/db"
+
+
+def test_healthz_answers_200_when_the_database_is_reachable(browser):
+    response = browser.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_answers_503_when_the_database_is_not(tmp_path):
+    broken = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.sqlite3'}")
+    settings = Settings(data_dir=tmp_path, secret_key="s" * 40)
+    with TestClient(app=create_app(settings, broken)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+
+
+def test_models_and_migrations_agree(database):
+    assert migrate.drift(database.engine) == []
+
+
+def test_sqlite_has_wal_and_foreign_keys(database):
+    if not database.is_sqlite:
+        pytest.skip("SQLite pragmas")
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_writers_that_read_first_do_not_fail_when_concurrent(clean_db, world):
+    """Eight threads each read a counter and write it back; none may see 'database is locked'."""
+    errors = []
+
+    def bump():
+        try:
+            for _ in range(10):
+                with clean_db.session(write=True) as db:
+                    person = db.exec(select(Person).where(Person.id == world.mentee.id)).one()
+                    person.failed_logins += 1
+                    db.add(person)
+                    db.commit()
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with clean_db.session() as db:
+        # Serialised writers lose no update.
+        assert db.get(Person, world.mentee.id).failed_logins == 80
+
+
+# --- layering --------------------------------------------------------------------------
+
+LAYERS = ["tasklists", "mentoring", "exports", "web"]
+
+
+def _imports(package: str) -> set[str]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_dependencies_point_one_way(package):
+    allowed_below = LAYERS[: LAYERS.index(package)]
+    forbidden = set(LAYERS) - set(allowed_below) - {package}
+    assert _imports(package) & forbidden == set()
+
+
+@pytest.mark.parametrize("package", ["tasklists", "mentoring", "exports"])
+def test_only_web_knows_litestar(package):
+    assert "litestar" not in _imports(package)
+
+

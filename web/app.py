@@ -1,0 +1,51 @@
+"""The Litestar application factory."""
+
+import logging
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from web import errors, templating
+from web.db import Database
+from web.deps import provide_actor, provide_db
+from web.pages import admin, api, auth, homes
+from web.settings import Settings
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    settings = settings or Settings()
+    database = database or Database(settings.db_url)
+    logging.basicConfig(level=logging.INFO)
+    return Litestar(
+        route_handlers=[
+            # One router, so that Litestar registers each handler once: registering handlers that
+            # share a path one by one wraps sync_to_thread handlers twice (seen in Litestar 2.25).
+            Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS]),
+            create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+        ],
+        dependencies={
+            "db": Provide(provide_db),
+            "actor": Provide(provide_actor, sync_to_thread=True),
+        },
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine,
+                                       engine_callback=templating.configure),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_httponly=True,
+            cookie_secure=settings.base_url.startswith("https://"),
+            cookie_samesite="lax",
+        ),
+        openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
+        exception_handlers=errors.HANDLERS,
+        state=State({"settings": settings, "database": database}),
+        on_shutdown=[database.dispose],
+    )

@@ -1,0 +1,226 @@
+"""The `mentoring` command."""
+
+import json
+import sys
+
+import click
+from sqlmodel import select
+
+from mentoring import demo, people
+from mentoring.errors import FormError, parse_input
+from mentoring.models import Organization, Person
+from mentoring.people import NewPersonIn, OrganizationIn, PersonIn
+from mentoring.policy import Actor
+from web import migrate
+from web.db import Database
+from web.settings import Settings
+
+CLI_ACTOR = Actor(person_id=None, name="command line", ip="cli")
+
+
+def _setup() -> tuple[Settings, Database]:
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings, Database(settings.db_url)
+
+
+def _init(database: Database) -> None:
+    migrate.upgrade(database.engine)
+
+
+@click.group()
+def main() -> None:
+    """Workplace Mentoring: mentor technicians against ASE-aligned task lists."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database."""
+    settings, database = _setup()
+    _init(database)
+    click.echo(f"Database ready: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("demo")
+def demo_cmd() -> None:
+    """Load the demo shops and people (safe to run again) and print the demo logins."""
+    _settings, database = _setup()
+    _init(database)
+    with database.transaction() as db:
+        created = demo.seed(db)
+    with database.session() as db:
+        rows = demo.logins(db)
+    click.echo("Demo data created." if created else "Demo data was already there.")
+    click.echo(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD}, sign-off PIN: {demo.DEMO_PIN})")
+    for row in rows:
+        click.echo(f"  {row.email:<36} {row.name:<16} {row.roles}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Apply migrations, then serve the web app."""
+    import uvicorn
+
+    settings, database = _setup()
+    _init(database)
+    database.dispose()
+    click.echo(f"Serving on http://{host}:{port}  (environment: {settings.environment})")
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=settings.is_production, log_level="info")
+
+
+# --- organizations and people ------------------------------------------------------
+
+@main.group()
+def orgs() -> None:
+    """Shops and school programs."""
+
+
+@orgs.command("create")
+@click.option("--name", required=True)
+@click.option("--kind", required=True, type=click.Choice(["dealership", "independent", "fleet",
+                                                          "collision", "school"]))
+@click.option("--timezone", default="America/Chicago", show_default=True)
+def orgs_create(name: str, kind: str, timezone: str) -> None:
+    """Create a shop or a school program."""
+    _, database = _setup()
+    _init(database)
+    with database.transaction() as db:
+        org = _or_fail(lambda: people.create_organization(
+            db, CLI_ACTOR, parse_input(OrganizationIn, {"name": name, "kind": kind, "timezone": timezone})))
+        click.echo(f"Created {org.kind} #{org.id}: {org.name}")
+
+
+@orgs.command("list")
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]))
+def orgs_list(fmt: str) -> None:
+    """List organizations."""
+    _, database = _setup()
+    with database.session() as db:
+        rows = db.exec(select(Organization).order_by(Organization.name)).all()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": o.id, "name": o.name, "kind": o.kind} for o in rows], indent=2))
+    for o in rows if fmt == "table" else []:
+        click.echo(f"{o.id:>4}  {o.kind:<12} {o.name}")
+
+
+@main.group()
+def users() -> None:
+    """People and their roles."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--org", "org_id", type=int, help="Organization id for the role (see `mentoring orgs list`).")
+@click.option("--role", type=click.Choice(["admin", "manager", "mentor", "mentee", "instructor"]))
+@click.option("--pin", default="", help="4-6 digit sign-off PIN.")
+@click.option("--superuser", is_flag=True, help="Site operator: may create organizations.")
+def users_create(email, full_name, password, org_id, role, pin, superuser) -> None:
+    """Create a person, optionally with a role at an organization."""
+    if bool(org_id) != bool(role):
+        raise click.UsageError("--org and --role go together.")
+    _, database = _setup()
+    _init(database)
+    with database.transaction() as db:
+        if org_id:
+            org = db.get(Organization, org_id)
+            if org is None:
+                raise click.ClickException(f"No organization #{org_id}; see `mentoring orgs list`.")
+            person = _or_fail(lambda: people.add_member(db, CLI_ACTOR, org, parse_input(NewPersonIn, {
+                "email": email, "full_name": full_name, "role": role, "password": password, "pin": pin})))
+            person.is_superuser = superuser
+        else:
+            person = _or_fail(lambda: people.create_person(
+                db, CLI_ACTOR, parse_input(PersonIn, {"email": email, "full_name": full_name}),
+                password=password, pin=pin, superuser=superuser))
+        click.echo(f"Created #{person.id} {person.full_name} <{person.email}>")
+
+
+@users.command("add-role")
+@click.option("--email", required=True)
+@click.option("--org", "org_id", type=int, required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "mentor", "mentee", "instructor"]))
+def users_add_role(email, org_id, role) -> None:
+    """Give an existing person a role at an organization."""
+    _, database = _setup()
+    with database.transaction() as db:
+        person = _person(db, email)
+        org = db.get(Organization, org_id)
+        if org is None:
+            raise click.ClickException(f"No organization #{org_id}; see `mentoring orgs list`.")
+        _or_fail(lambda: people.add_member(db, CLI_ACTOR, org, NewPersonIn(
+            email=person.email, full_name=person.full_name, role=role)))
+        click.echo(f"{person.full_name} is now {role} at {org.name}")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_password(email, password) -> None:
+    """Set a new password (and unlock the account)."""
+    _, database = _setup()
+    with database.transaction() as db:
+        _or_fail(lambda: people.reset_credentials(db, CLI_ACTOR, _person(db, email), password=password, pin=""))
+    click.echo("Password set.")
+
+
+@users.command("set-pin")
+@click.option("--email", required=True)
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_pin(email, pin) -> None:
+    """Set a new sign-off PIN."""
+    _, database = _setup()
+    with database.transaction() as db:
+        _or_fail(lambda: people.reset_credentials(db, CLI_ACTOR, _person(db, email), password="", pin=pin))
+    click.echo("PIN set.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List people."""
+    _, database = _setup()
+    with database.session() as db:
+        for p in db.exec(select(Person).order_by(Person.full_name)).all():
+            flags = " (site operator)" if p.is_superuser else ""
+            click.echo(f"{p.id:>4}  {p.email:<36} {p.full_name}{flags}")
+
+
+# --- developers ---------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("revision")
+@click.option("-m", "message", required=True)
+def db_revision(message: str) -> None:
+    """Write a migration for model changes (developers)."""
+    _, database = _setup()
+    _init(database)
+    migrate.revision(database.engine, message)
+
+
+def _person(db, email: str) -> Person:
+    person = db.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    if person is None:
+        raise click.ClickException(f"Nobody with email {email}.")
+    return person
+
+
+def _or_fail(action):
+    try:
+        return action()
+    except FormError as exc:
+        for field, message in exc.errors.items():
+            click.echo(f"error: {field or 'input'}: {message}", err=True)
+        sys.exit(1)

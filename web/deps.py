@@ -1,0 +1,62 @@
+"""Request-scoped dependencies: the database session and the signed-in actor."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
+from sqlmodel import Session
+
+from mentoring.policy import Actor, load_actor
+from web import sessions
+from web.db import Database
+from web.settings import Settings
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def database_of(request: Request) -> Database:
+    return request.app.state.database
+
+
+def session_cookie_name(settings: Settings) -> str:
+    # The __Host- prefix pins the cookie to this host and path, but needs HTTPS.
+    return "__Host-mentoring" if settings.base_url.startswith("https://") else "mentoring_session"
+
+
+def provide_db(request: Request) -> Iterator[Session]:
+    """One session per request. Writers start with the write lock on SQLite; handlers commit."""
+    with database_of(request).session(write=request.method not in SAFE_METHODS) as db:
+        yield db
+
+
+def current_actor(request: Request, db: Session) -> Actor | None:
+    settings = settings_of(request)
+    found = sessions.lookup(
+        db, request.cookies.get(session_cookie_name(settings)),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+    if found is None:
+        return None
+    session, person = found
+    if sessions.needs_touch(session):
+        if request.method in SAFE_METHODS:
+            with database_of(request).transaction() as writer:
+                sessions.touch(writer, session.id)
+        else:
+            sessions.touch(db, session.id)
+    return load_actor(db, person, request.client.host if request.client else "")
+
+
+def provide_actor(request: Request, db: NamedDependency[Session]) -> Actor:
+    actor = current_actor(request, db)
+    if actor is None:
+        raise NotAuthorizedException("Sign in to continue.")
+    request.state.actor = actor  # for the navigation in base.html
+    return actor

@@ -1,0 +1,122 @@
+"""Sign-in, sign-out and the person's own account."""
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.response import Redirect
+from sqlmodel import Session
+
+from mentoring import audit
+from mentoring.auth import LoginRefused, Throttle, authenticate, set_password, set_pin, verify_secret
+from mentoring.errors import FormError
+from mentoring.models import Person
+from mentoring.policy import Actor, home_path, load_actor
+from web import sessions
+from web.deps import current_actor, session_cookie_name, settings_of
+from web.render import FormData, form_error, page, see_other
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: "//evil.example" would leave the site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@get("/", sync_to_thread=True)
+def index(request: Request, db: NamedDependency[Session]) -> Redirect:
+    actor = current_actor(request, db)
+    return Redirect(home_path(actor) if actor else "/login")
+
+
+@get("/login", sync_to_thread=True)
+def login_page(request: Request, db: NamedDependency[Session], next: FromQuery[str | None] = None) -> Response:
+    actor = current_actor(request, db)
+    if actor:
+        return Redirect(_safe_next(next) or home_path(actor))
+    return page("auth/login.html", form={"next": next or ""}, errors={})
+
+
+@post("/login", sync_to_thread=True)
+def login(request: Request, db: NamedDependency[Session], data: FormData) -> Response:
+    settings = settings_of(request)
+    throttle = Throttle(settings.login_lock_after, settings.login_lock_max_minutes)
+    try:
+        person = authenticate(db, str(data.get("email", "")), str(data.get("password", "")),
+                              throttle=throttle)
+    except LoginRefused as refused:
+        db.commit()  # keep the failure count
+        response = form_error("auth/login.html", FormError({"": refused.message}), data)
+        if refused.retry_after:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(refused.retry_after)
+        return response
+    cookie = session_cookie_name(settings)
+    sessions.end(db, request.cookies.get(cookie))  # a new session id at every sign-in
+    token = sessions.start(db, person, ip=request.client.host if request.client else "",
+                           user_agent=request.headers.get("user-agent", ""))
+    actor = load_actor(db, person, request.client.host if request.client else "")
+    audit.record(db, actor, "session.login", person)
+    db.commit()
+    response = see_other(_safe_next(data.get("next")) or home_path(actor))
+    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/",
+                        secure=cookie.startswith("__Host-"),
+                        max_age=settings.session_max_hours * 3600)
+    return response
+
+
+@post("/logout", sync_to_thread=True)
+def logout(request: Request, db: NamedDependency[Session]) -> Response:
+    cookie = session_cookie_name(settings_of(request))
+    sessions.end(db, request.cookies.get(cookie))
+    db.commit()
+    response = see_other("/login")
+    response.delete_cookie(cookie, path="/")
+    return response
+
+
+@get("/account", sync_to_thread=True)
+def account_page(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
+    return page("auth/account.html", person=db.get(Person, actor.person_id), errors={}, form={})
+
+
+@post("/account/password", sync_to_thread=True)
+def change_password(request: Request, db: NamedDependency[Session], actor: NamedDependency[Actor],
+                    data: FormData) -> Response:
+    person = db.get(Person, actor.person_id)
+    try:
+        if not verify_secret(person.password_hash, str(data.get("current_password", ""))):
+            raise FormError({"current_password": "Your current password is not right."})
+        if data.get("password") != data.get("password_again"):
+            raise FormError({"password_again": "The two new passwords differ."})
+        set_password(person, str(data.get("password", "")))
+    except FormError as e:
+        return form_error("auth/account.html", e, data, person=person)
+    # Other browsers signed in with the old password are signed out.
+    sessions.end_all_for(db, person.id)
+    audit.record(db, actor, "person.password", person)
+    token = sessions.start(db, person, ip=actor.ip, user_agent=request.headers.get("user-agent", ""))
+    db.commit()
+    response = see_other("/account?saved=password")
+    cookie = session_cookie_name(settings_of(request))
+    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/",
+                        secure=cookie.startswith("__Host-"))
+    return response
+
+
+@post("/account/pin", sync_to_thread=True)
+def change_pin(db: NamedDependency[Session], actor: NamedDependency[Actor], data: FormData) -> Response:
+    person = db.get(Person, actor.person_id)
+    try:
+        if not verify_secret(person.password_hash, str(data.get("current_password", ""))):
+            raise FormError({"current_password": "Your password is not right."})
+        set_pin(person, str(data.get("pin", "")))
+    except FormError as e:
+        return form_error("auth/account.html", e, data, person=person)
+    db.add(person)
+    audit.record(db, actor, "person.pin", person)
+    db.commit()
+    return see_other("/account?saved=pin")
+
+
+HANDLERS = [index, login_page, login, logout, account_page, change_password, change_pin]

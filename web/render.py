@@ -1,0 +1,29 @@
+"""Small helpers for pages and forms."""
+
+from typing import Annotated, Any
+
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from mentoring.errors import FormError
+
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def page(name: str, status_code: int = 200, **context: Any) -> Template:
+    return Template(template_name=name, context=context, status_code=status_code)
+
+
+def form_error(name: str, error: FormError, form: dict[str, Any], **context: Any) -> Template:
+    """Re-render a form with what the person typed and a message per field."""
+    form = {k: v for k, v in form.items() if k not in {"password", "pin", "_csrf_token"}}
+    return page(name, status_code=400, errors=error.errors, form=form, **context)
+
+
+def see_other(path: str) -> Redirect:
+    return Redirect(path, status_code=303)
+
+
+def checkbox(form: dict[str, Any], name: str) -> bool:
+    return form.get(name) in {"on", "true", "1", "yes"}

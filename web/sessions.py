@@ -1,0 +1,65 @@
+"""Server-side sessions: any process can serve any request, and logout ends the session everywhere."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
+
+from mentoring.clock import utcnow
+from mentoring.models import Person
+from web.models import WebSession
+
+TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(db: Session, person: Person, *, ip: str, user_agent: str) -> str:
+    """Create a session and return the token for the cookie (256 random bits)."""
+    token = secrets.token_urlsafe(32)
+    db.add(WebSession(id=_digest(token), person_id=person.id, ip=ip[:64], user_agent=user_agent[:300]))
+    return token
+
+
+def end(db: Session, token: str | None) -> None:
+    if token:
+        db.exec(delete(WebSession).where(WebSession.id == _digest(token)))
+
+
+def end_all_for(db: Session, person_id: int) -> None:
+    db.exec(delete(WebSession).where(WebSession.person_id == person_id))
+
+
+def lookup(db: Session, token: str | None, *, idle: timedelta, absolute: timedelta
+           ) -> tuple[WebSession, Person] | None:
+    """The live session and its person, or None when missing, expired or the person is inactive."""
+    if not token:
+        return None
+    row = db.exec(select(WebSession, Person).join(Person, Person.id == WebSession.person_id)
+                  .where(WebSession.id == _digest(token))).first()
+    if row is None:
+        return None
+    session, person = row
+    now = utcnow()
+    if not person.is_active or now - session.last_seen_at > idle or now - session.created_at > absolute:
+        return None
+    return session, person
+
+
+def needs_touch(session: WebSession) -> bool:
+    return utcnow() - session.last_seen_at > TOUCH_EVERY
+
+
+def touch(db: Session, session_id: str) -> None:
+    db.exec(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=utcnow()))
+
+
+def purge_expired(db: Session, *, idle: timedelta, absolute: timedelta) -> int:
+    now = utcnow()
+    result = db.exec(delete(WebSession).where(
+        (WebSession.last_seen_at < now - idle) | (WebSession.created_at < now - absolute)))
+    return result.rowcount or 0

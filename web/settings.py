@@ -1,0 +1,55 @@
+"""Settings read from MENTORING_* environment variables."""
+
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MENTORING_")
+
+    environment: str = "development"  # "production" refuses the default secret
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    secret_key: str = DEFAULT_SECRET
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    login_lock_after: int = 5  # failed attempts before an account is slowed down
+    login_lock_max_minutes: int = 15
+    base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.environment == "production" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "MENTORING_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return normalize_db_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'mentoring.sqlite3').resolve()}"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+def normalize_db_url(url: str) -> str:
+    """Let people write postgresql://… and still get psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
