@@ -79,7 +79,8 @@ def authenticate(db: Session, email: str, password: str, *, throttle: Throttle =
                  now: datetime | None = None) -> Person:
     """Return the person, or raise LoginRefused. Failures are counted on the account only."""
     now = now or utcnow()
-    person = db.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    # The row lock keeps concurrent failures from losing counts on PostgreSQL.
+    person = db.exec(select(Person).where(Person.email == email.strip().lower()).with_for_update()).first()
     if person is not None and person.locked_until and person.locked_until > now:
         wait = int((person.locked_until - now).total_seconds()) + 1
         raise LoginRefused(f"Too many failed sign-ins for this account. Try again in {_human(wait)}.", wait)

@@ -2,7 +2,7 @@
 
 import re
 from typing import Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import IntegrityError

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, or_, select
-from sqlmodel import Session
+from sqlalchemy import Select, or_
+from sqlmodel import Session, select
 
 from mentoring.errors import NotFound
 from mentoring.models import Enrollment, Membership, Organization, Person, Triad

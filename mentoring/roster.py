@@ -1,7 +1,6 @@
 """Read-only questions about who works with whom, for home pages and admin lists."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select

@@ -194,3 +194,31 @@ def count_rows(database: Database) -> dict[str, int]:
     with database.engine.connect() as conn:
         return {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
                 for t in SQLModel.metadata.tables}
+
+
+@pytest.fixture
+def live_server(app):
+    from .browser import LiveServer
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM_ARGS, require_chromium
+    path = require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def tablet(chromium):
+    """A page the size of a shop tablet held in landscape."""
+    context = chromium.new_context(viewport={"width": 1180, "height": 820}, has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             cookie_samesite="lax",
         ),
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
-        exception_handlers=errors.HANDLERS,
+        exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),
         on_shutdown=[database.dispose],
     )

@@ -46,11 +46,15 @@ def init() -> None:
 
 
 @main.command("demo")
-def demo_cmd() -> None:
+@click.option("--if-empty", is_flag=True, help="Only seed a database that has no organizations yet.")
+def demo_cmd(if_empty: bool) -> None:
     """Load the demo shops and people (safe to run again) and print the demo logins."""
     _settings, database = _setup()
     _init(database)
     with database.transaction() as db:
+        if if_empty and not demo.is_seeded(db) and db.exec(select(Organization.id)).first():
+            click.echo("The database already holds organizations; no demo data added.")
+            return
         created = demo.seed(db)
     with database.session() as db:
         rows = demo.logins(db)

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-
 revision: str = '0001_people'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

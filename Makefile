@@ -1,0 +1,31 @@
+# Two commands set up a fresh machine with only Python 3.11+:
+#   make run    serve a seeded demo on SQLite at http://127.0.0.1:8000
+#   make test   run the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench clean
+
+$(VENV): $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)
+	$(BIN)/mentoring demo --if-empty
+	$(BIN)/mentoring serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)
+	$(BIN)/pytest
+
+lint: $(VENV)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
