@@ -1,6 +1,3 @@
-from datetime import UTC, datetime
+from tasklists.clock import utcnow
 
-
-def utcnow() -> datetime:
-    """Aware UTC; SQLModel's UTCDateTime columns refuse naive values."""
-    return datetime.now(UTC)
+__all__ = ["utcnow"]

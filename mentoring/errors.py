@@ -4,6 +4,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tasklists.errors import FormError
+
+__all__ = ["FormError", "Forbidden", "NotFound", "parse_input"]
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -13,14 +17,6 @@ class NotFound(Exception):
 
 class Forbidden(Exception):
     """The actor may see the object but not do this to it."""
-
-
-class FormError(Exception):
-    """Input that cannot be accepted, with one message per field ("" for the whole form)."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k or 'form'}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def parse_input(model: type[M], data: dict) -> M:

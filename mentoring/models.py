@@ -1,10 +1,11 @@
 """Organizations, people, memberships, triads, enrollments and the audit log."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+import tasklists.models  # noqa: F401  (tables that assignments point at)
 from mentoring.clock import utcnow
 
 SHOP_KINDS = ("dealership", "independent", "fleet", "collision")
@@ -110,3 +111,18 @@ class AuditEntry(SQLModel, table=True):
     object_id: str = Field(max_length=40)
     ip: str = Field(default="", max_length=64)
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class Assignment(SQLModel, table=True):
+    """A published shop task-list version given to a triad's mentee. It keeps that version for good."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    triad_id: int = Field(foreign_key="triad.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    version_id: int = Field(foreign_key="shoptasklistversion.id", index=True)
+    start_date: date
+    target_date: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    ended_at: datetime | None = None

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -15,7 +16,7 @@ from litestar.template import TemplateConfig
 from web import errors, templating
 from web.db import Database
 from web.deps import provide_actor, provide_db
-from web.pages import admin, api, auth, homes
+from web.pages import admin, api, auth, homes, tasklists
 from web.settings import Settings
 
 HERE = Path(__file__).parent
@@ -29,7 +30,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         route_handlers=[
             # One router, so that Litestar registers each handler once: registering handlers that
             # share a path one by one wraps sync_to_thread handlers twice (seen in Litestar 2.25).
-            Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS]),
+            Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS,
+                                        *tasklists.HANDLERS]),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         dependencies={
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             cookie_secure=settings.base_url.startswith("https://"),
             cookie_samesite="lax",
         ),
+        # Task-list pages repeat the same markup per task; gzip shrinks them about tenfold.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),

@@ -11,6 +11,7 @@ from mentoring.errors import FormError, parse_input
 from mentoring.models import Organization, Person
 from mentoring.people import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.policy import Actor
+from tasklists import store
 from web import migrate
 from web.db import Database
 from web.settings import Settings
@@ -29,7 +30,13 @@ def _setup() -> tuple[Settings, Database]:
 
 
 def _init(database: Database) -> None:
+    """Migrate, then load the task-list catalog (a no-op when nothing changed)."""
     migrate.upgrade(database.engine)
+    with database.transaction() as db:
+        loaded = store.load_catalog(db)
+    for template, created in loaded:
+        if created:
+            click.echo(f"Loaded task list {template.title} {template.edition} (version {template.version})")
 
 
 @click.group()
@@ -228,3 +235,11 @@ def _or_fail(action):
         for field, message in exc.errors.items():
             click.echo(f"error: {field or 'input'}: {message}", err=True)
         sys.exit(1)
+
+
+def _register_subcommands() -> None:
+    from web import cli_tasklists
+    cli_tasklists.register(main, _setup, CLI_ACTOR)
+
+
+_register_subcommands()

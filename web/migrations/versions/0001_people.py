@@ -1,7 +1,7 @@
 """people, roles, triads, enrollments, sessions, audit
 
-Revision ID: b7eb11067e5f
-Revises: 
+Revision ID: 0001_people
+Revises: (none)
 Create Date: 2026-11-22 02:50:22.742159
 """
 from collections.abc import Sequence

@@ -1,0 +1,267 @@
+"""Shop task lists: start from a template, customize a draft, publish, compare, export, import, assign."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from sqlmodel import Session
+
+from mentoring import customize, policy, roster
+from mentoring.customize import AssignmentIn
+from mentoring.errors import Forbidden, FormError, NotFound, parse_input
+from mentoring.policy import Actor
+from tasklists import files, shoplists, store
+from tasklists.models import ShopTaskList, TaskListTemplate
+from web.render import FormData, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+
+
+# --- a shop's lists ------------------------------------------------------------------------
+
+def _shop_page(db: Session, actor: Actor, shop, *, errors=None, form=None, status_code=200) -> Response:
+    lists = customize.lists_at(db, shop.id)
+    status = {}
+    for task_list in lists:
+        versions = shoplists.versions(db, task_list.id)
+        status[task_list.id] = (versions[-1], shoplists.task_counts(db, [versions[-1].id]).get(versions[-1].id, 0))
+    return page("tasklists/shop.html", status_code=status_code, shop=shop, lists=lists, status=status,
+                templates=store.latest_templates(db), triads=roster.triads_at(db, {shop.id}),
+                published=customize.published_versions_at(db, shop.id),
+                assignments=customize.assignments_at(db, shop.id),
+                errors=errors or {}, form=form or {})
+
+
+@get("/shops/{shop_id:int}/tasklists", sync_to_thread=True)
+def shop_lists(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    return _shop_page(db, actor, shop)
+
+
+@post("/shops/{shop_id:int}/tasklists", sync_to_thread=True)
+def start_list(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    try:
+        task_list = customize.start_list(db, actor, shop, template_id=data.get("template_id"),
+                                         level=str(data.get("level", "")), name=str(data.get("name", "")))
+    except FormError as e:
+        db.rollback()
+        return _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400)
+    db.commit()
+    return see_other(f"/tasklists/{task_list.id}")
+
+
+@dataclass
+class ImportForm:
+    file: UploadFile
+    import_name: str = ""
+
+
+@post("/shops/{shop_id:int}/tasklists/import", sync_to_thread=True)
+def import_list(db: Db, actor: Me, shop_id: FromPath[int],
+                data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    raw = data.file.file.read()
+    try:
+        doc = files.parse(raw, data.file.filename or "")
+        task_list = customize.import_list(db, actor, shop, doc, data.import_name)
+    except files.TaskListFileError as e:
+        return _shop_page(db, actor, shop, status_code=400,
+                          errors={"file": f"{data.file.filename} was refused; nothing was imported."},
+                          form={"problems": [str(p) for p in e.problems]})
+    except FormError as e:
+        db.rollback()
+        errors = {("import_name" if k == "name" else k): v for k, v in e.errors.items()}
+        return _shop_page(db, actor, shop, errors=errors, status_code=400)
+    db.commit()
+    return see_other(f"/tasklists/{task_list.id}")
+
+
+@post("/shops/{shop_id:int}/assignments", sync_to_thread=True)
+def assign(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    try:
+        customize.assign(db, actor, shop, parse_input(AssignmentIn, {
+            **data, "target_date": data.get("target_date") or None}))
+    except FormError as e:
+        db.rollback()
+        return _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400)
+    db.commit()
+    return see_other(f"/shops/{shop.id}/tasklists#assignments")
+
+
+# --- one list ---------------------------------------------------------------------------------
+
+def _sections(tasks):
+    """Tasks grouped as [(area_code, area_title, [(section_key, section_title, [tasks])])], in list order."""
+    areas: list = []
+    for task in tasks:
+        if not areas or areas[-1][0] != task.area_code:
+            areas.append((task.area_code, task.area_title, []))
+        sections = areas[-1][2]
+        key = f"{task.area_code}.{task.section_code}"
+        if not sections or sections[-1][0] != key:
+            sections.append((key, task.section_title, []))
+        sections[-1][2].append(task)
+    return areas
+
+
+def _version_for_view(db: Session, task_list: ShopTaskList, number: int | None):
+    versions = shoplists.versions(db, task_list.id)
+    if number is not None:
+        return next((v for v in versions if v.number == number), versions[-1]), versions
+    return versions[-1], versions
+
+
+@get("/tasklists/{list_id:int}", sync_to_thread=True)
+def list_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    version, versions = _version_for_view(db, task_list, None)
+    tasks = shoplists.tasks(db, version.id)
+    template = db.get(TaskListTemplate, task_list.template_id)
+    return page("tasklists/list.html", task_list=task_list, version=version, versions=versions,
+                template=template, areas=_sections(tasks), errors={}, form={},
+                applicable=sum(not t.not_applicable for t in tasks), total=len(tasks))
+
+
+def _after_change(request: Request, db: Session, task_list: ShopTaskList, section_key: str,
+                  draft_before: int | None) -> Response:
+    version = shoplists.versions(db, task_list.id)[-1]
+    if not request.headers.get("hx-request"):
+        return see_other(f"/tasklists/{task_list.id}#sec-{section_key}")
+    if draft_before != version.id:
+        # A new draft began: the header and every section change, so HTMX reloads the page.
+        return Response("", headers={"HX-Refresh": "true"})
+    tasks = [t for t in shoplists.tasks(db, version.id) if f"{t.area_code}.{t.section_code}" == section_key]
+    return page("tasklists/_section.html", task_list=task_list, version=version,
+                section=(section_key, tasks[0].section_title if tasks else "", tasks), errors={})
+
+
+@post("/tasklists/{list_id:int}/tasks/{code:str}", sync_to_thread=True)
+def change_task(request: Request, db: Db, actor: Me, list_id: FromPath[int], code: FromPath[str],
+                data: FormData) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    draft = shoplists.current_draft(db, task_list.id)
+    try:
+        task = customize.edit_task(db, actor, task_list, code, str(data.get("change", "")), data)
+    except FormError as e:
+        db.rollback()
+        return _refused(request, db, task_list, e, code=code)
+    db.commit()
+    return _after_change(request, db, task_list, f"{task.area_code}.{task.section_code}",
+                         draft.id if draft else None)
+
+
+def _refused(request: Request, db: Session, task_list: ShopTaskList, error: FormError, *, code: str = "",
+             section_key: str = "") -> Response:
+    """HTMX gets the section back with the message beside the task; a plain form gets an error page."""
+    message = " ".join(error.errors.values())
+    version = shoplists.versions(db, task_list.id)[-1]
+    tasks = shoplists.tasks(db, version.id)
+    if not section_key:
+        section_key = next((f"{t.area_code}.{t.section_code}" for t in tasks if t.code == code), "")
+    in_section = [t for t in tasks if f"{t.area_code}.{t.section_code}" == section_key]
+    if request.headers.get("hx-request") and in_section:
+        return page("tasklists/_section.html", status_code=400, task_list=task_list, version=version,
+                    section=(section_key, in_section[0].section_title, in_section),
+                    errors={"code": code or section_key, "message": message})
+    return page("error.html", status_code=400, status=400, title="That change was not saved",
+                detail=message, back=f"/tasklists/{task_list.id}#sec-{section_key}")
+
+
+@post("/tasklists/{list_id:int}/shop-tasks", sync_to_thread=True)
+def add_shop_task(request: Request, db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    draft = shoplists.current_draft(db, task_list.id)
+    try:
+        task = customize.add_shop_task(db, actor, task_list, data)
+    except FormError as e:
+        db.rollback()
+        return _refused(request, db, task_list, e, section_key=str(data.get("section", "")))
+    db.commit()
+    return _after_change(request, db, task_list, f"{task.area_code}.{task.section_code}",
+                         draft.id if draft else None)
+
+
+@post("/tasklists/{list_id:int}/rating", sync_to_thread=True)
+def list_rating(db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    try:
+        customize.set_list_rating(db, actor, task_list, data.get("required_rating"))
+    except FormError as e:
+        db.rollback()
+        return page("error.html", status_code=400, status=400, title="The rating was not saved",
+                    detail=" ".join(e.errors.values()), back=f"/tasklists/{task_list.id}")
+    db.commit()
+    return see_other(f"/tasklists/{task_list.id}")
+
+
+@post("/tasklists/{list_id:int}/publish", sync_to_thread=True)
+def publish(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    try:
+        customize.publish(db, actor, task_list)
+    except FormError as e:
+        db.rollback()
+        return page("error.html", status_code=400, status=400, title="Not published",
+                    detail=" ".join(e.errors.values()), back=f"/tasklists/{task_list.id}")
+    db.commit()
+    return see_other(f"/tasklists/{task_list.id}?published=1")
+
+
+@get("/tasklists/{list_id:int}/diff", sync_to_thread=True)
+def diff_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    version, _ = _version_for_view(db, task_list, None)
+    return page("tasklists/diff.html", task_list=task_list, version=version,
+                template=db.get(TaskListTemplate, task_list.template_id),
+                differences=shoplists.differences(db, task_list, version))
+
+
+@get("/tasklists/{list_id:int}/export", sync_to_thread=True)
+def export_list(db: Db, actor: Me, list_id: FromPath[int], fmt: FromQuery[str] = "csv") -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    version, _ = _version_for_view(db, task_list, None)
+    doc = shoplists.version_doc(db, task_list, version, db.get(TaskListTemplate, task_list.template_id))
+    return _download(doc, fmt, f"{task_list.name}-v{version.number}")
+
+
+@get("/tasklists/templates", sync_to_thread=True)
+def templates_page(db: Db, actor: Me) -> Response:
+    _require_list_editor(actor)
+    return page("tasklists/templates.html", templates=store.templates(db))
+
+
+@get("/tasklists/templates/{template_id:int}/export", sync_to_thread=True)
+def export_template(db: Db, actor: Me, template_id: FromPath[int], fmt: FromQuery[str] = "csv") -> Response:
+    _require_list_editor(actor)
+    template = db.get(TaskListTemplate, template_id)
+    if template is None:
+        raise NotFound
+    return _download(store.template_doc(db, template), fmt,
+                     f"{template.program}-{template.edition}-v{template.version}")
+
+
+def _require_list_editor(actor: Actor) -> None:
+    # The catalog is public knowledge, but its pages are for the people who shape lists.
+    if not (actor.orgs_where("admin", "manager") or actor.is_superuser):
+        raise Forbidden
+
+
+def _download(doc, fmt: str, stem: str) -> Response:
+    if fmt not in ("csv", "json"):
+        raise NotFound
+    body = files.to_csv(doc) if fmt == "csv" else files.to_json(doc)
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{safe}.{fmt}"'})
+
+
+HANDLERS = [shop_lists, start_list, import_list, assign, list_page, change_task, add_shop_task, list_rating,
+            publish, diff_page, export_list, templates_page, export_template]
