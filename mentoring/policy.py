@@ -6,7 +6,6 @@ from sqlalchemy import Select, or_
 from sqlmodel import Session, select
 
 from mentoring.errors import NotFound
-
 from mentoring.models import Enrollment, Membership, Organization, Person, Triad
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
