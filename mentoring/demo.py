@@ -2,10 +2,14 @@
 
 from dataclasses import dataclass
 
+from datetime import date, timedelta
+
 from sqlmodel import Session, select
 
-from mentoring import people
-from mentoring.models import Membership, Organization, Person
+from mentoring import customize, people
+from mentoring.customize import AssignmentIn
+from mentoring.models import Membership, Organization, Person, Triad
+from tasklists import store
 from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
 from mentoring.policy import Actor
 
@@ -85,8 +89,30 @@ def seed(db: Session) -> bool:
         people.create_enrollment(db, actor, orgs["Riverside Toyota"], EnrollmentIn(
             mentee_id=ids[student], school_id=school.id, instructor_id=ids["Karen Holt"],
             consent_active=consent))
+    _task_lists(db, actor, orgs, ids)
     db.flush()
     return True
+
+
+def _task_lists(db: Session, actor: Actor, orgs: dict, ids: dict) -> None:
+    """Each shop runs a published list; Riverside has customized its own a little."""
+    templates = {t.program: t for t, _ in store.load_catalog(db)}
+    riverside, hillcrest = orgs["Riverside Toyota"], orgs["Hillcrest Auto Repair"]
+    mlr = customize.start_list(db, actor, riverside, template_id=templates["automobile"].id, level="MLR",
+                               name="Riverside MLR apprentices")
+    customize.edit_task(db, actor, mlr, "0.A.1", "phase", {"phase": "First 30 days"})
+    customize.add_shop_task(db, actor, mlr, {"section": "V.B", "priority": "P-2",
+                                             "statement": "Flush brake fluid with the shop's pressure bleeder "
+                                                          "and record the moisture reading on the repair order."})
+    v1 = customize.publish(db, actor, mlr)
+    hill = customize.start_list(db, actor, hillcrest, template_id=templates["automobile"].id, level="MLR",
+                                name="Hillcrest MLR")
+    v2 = customize.publish(db, actor, hill)
+    start = date.today() - timedelta(weeks=10)
+    for triad in db.exec(select(Triad)).all():
+        version = v1 if triad.shop_id == riverside.id else v2
+        customize.assign(db, actor, riverside if triad.shop_id == riverside.id else hillcrest, AssignmentIn(
+            triad_id=triad.id, version_id=version.id, start_date=start, target_date=start + timedelta(weeks=52)))
 
 
 def logins(db: Session) -> list[Login]:

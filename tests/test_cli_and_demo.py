@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from mentoring import demo
-from mentoring.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.models import Assignment, Enrollment, Membership, Organization, Person, Triad
 from web.cli import main
 
 from .conftest import count_rows
@@ -39,6 +39,9 @@ def test_demo_seeds_real_looking_shops_once(cli, clean_db):
         assert len(mentors) >= 2
         consented = db.exec(select(Enrollment).where(Enrollment.consent_active.is_(True))).all()
         assert len(consented) == 1
+        # every mentee already works on a published task list
+        assert {a.mentee_id for a in db.exec(select(Assignment)).all()} == {
+            m.person_id for m in db.exec(select(Membership).where(Membership.role == "mentee")).all()}
 
 
 def test_every_demo_login_works_and_lands_on_its_home(cli, browser):
