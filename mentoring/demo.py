@@ -1,7 +1,6 @@
 """Demo data that reads like a real dealer group and its local college."""
 
 from dataclasses import dataclass
-
 from datetime import date, timedelta
 
 from sqlmodel import Session, select
@@ -9,9 +8,9 @@ from sqlmodel import Session, select
 from mentoring import customize, people
 from mentoring.customize import AssignmentIn
 from mentoring.models import Membership, Organization, Person, Triad
-from tasklists import store
 from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
 from mentoring.policy import Actor
+from tasklists import store
 
 DEMO_PASSWORD = "demo-mentoring-2026"
 DEMO_PIN = "2468"

@@ -23,6 +23,8 @@ class Organization(SQLModel, table=True):
     kind: str = Field(max_length=20)
     timezone: str = Field(default="America/Chicago", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+    # Shop option: the supplemental safety tasks (area 0) must be signed before any other task.
+    safety_first: bool = False
 
     @property
     def is_school(self) -> bool:
@@ -126,3 +128,65 @@ class Assignment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
     ended_at: datetime | None = None
+
+
+class ProgressEvent(SQLModel, table=True):
+    """One append-only fact about a task in an assignment, linked to the previous one by its hash."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    seq: int  # 1, 2, … within the assignment: the chain's order
+    task_code: str = Field(max_length=40)
+    kind: str = Field(max_length=20)  # practice | ready | signoff | countersign | revoke | comment
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_name: str = Field(max_length=120)  # printed name at the time of the event
+    at: datetime = Field(default_factory=utcnow)
+    meaning: str = Field(default="", max_length=60)
+    rating: int | None = None
+    minutes: int | None = None  # practice time
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    ro_number: str = Field(default="", max_length=30)
+    vin: str = Field(default="", max_length=17)
+    reason: str = Field(default="", max_length=300)
+    device: str = Field(default="", max_length=80)  # "personal device" or "tablet: Bay 3"
+    ip: str = Field(default="", max_length=64)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class EvidencePhoto(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="progressevent.id", index=True)
+    stored_name: str = Field(max_length=80)  # chosen by the server, never the uploader's name
+    thumb_name: str = Field(max_length=80)
+    content_type: str = Field(max_length=20)
+    size: int
+    sha256: str = Field(max_length=64)
+
+
+class TabletDevice(SQLModel, table=True):
+    """A shared shop tablet, enrolled by a manager. The device cookie holds a token; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=60)
+    token_hash: str = Field(max_length=64, unique=True)
+    enrolled_by_id: int | None = Field(default=None, foreign_key="person.id")
+    enrolled_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token, scoped to one organization; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=60)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -222,3 +222,30 @@ def tablet(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def assigned(db, world):
+    """The world's mentee works on a published MLR list; returns the Assignment."""
+    from mentoring import customize
+    from mentoring.customize import AssignmentIn
+    from mentoring.policy import Actor
+    from tasklists import store
+
+    operator = Actor(None, "test", True)
+    automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
+    manager = Actor(world.manager.id, world.manager.full_name, memberships=frozenset({(world.shop.id, "manager")}))
+    task_list = customize.start_list(db, manager, world.shop, template_id=automobile.id, level="MLR", name="MLR")
+    customize.edit_task(db, manager, task_list, "I.A.2", "not_applicable", {"na_reason": "Engines go out"})
+    version = customize.publish(db, manager, task_list)
+    assignment = customize.assign(db, operator, world.shop, AssignmentIn(
+        triad_id=world.triad.id, version_id=version.id, start_date="2026-09-01"))
+    db.commit()
+    return assignment
+
+
+def actor_for(database, person):
+    from mentoring.models import Person
+    from mentoring.policy import load_actor
+    with database.session() as db:
+        return load_actor(db, db.get(Person, person.id), ip="127.0.0.1")

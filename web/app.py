@@ -16,7 +16,7 @@ from litestar.template import TemplateConfig
 from web import errors, templating
 from web.db import Database
 from web.deps import provide_actor, provide_db
-from web.pages import admin, api, auth, homes, tasklists
+from web.pages import admin, api, auth, homes, progress, tablet, tasklists
 from web.settings import Settings
 
 HERE = Path(__file__).parent
@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             # One router, so that Litestar registers each handler once: registering handlers that
             # share a path one by one wraps sync_to_thread handlers twice (seen in Litestar 2.25).
             Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS,
-                                        *tasklists.HANDLERS]),
+                                        *tasklists.HANDLERS, *progress.HANDLERS,
+                                        *tablet.HANDLERS]),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         dependencies={

@@ -4,11 +4,12 @@ import json
 import sys
 
 import click
+from sqlalchemy import func
 from sqlmodel import select
 
 from mentoring import demo, people
 from mentoring.errors import FormError, parse_input
-from mentoring.models import Organization, Person
+from mentoring.models import Organization, Person, ProgressEvent
 from mentoring.people import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.policy import Actor
 from tasklists import store
@@ -203,6 +204,29 @@ def users_list() -> None:
         for p in db.exec(select(Person).order_by(Person.full_name)).all():
             flags = " (site operator)" if p.is_superuser else ""
             click.echo(f"{p.id:>4}  {p.email:<36} {p.full_name}{flags}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident history."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Recompute every event chain; exit 1 and name the first broken link of each broken chain."""
+    from mentoring.progress import verify_chains
+
+    _, database = _setup()
+    with database.session() as db:
+        broken = verify_chains(db)
+        count = db.exec(select(func.count()).select_from(ProgressEvent)).one()
+    if not broken:
+        click.echo(f"OK: {count} events, every chain intact.")
+        return
+    for link in broken:
+        click.echo(f"BROKEN: assignment {link.assignment_id}, event #{link.seq} (id {link.event_id}): "
+                   f"{link.problem}", err=True)
+    sys.exit(1)
 
 
 # --- developers ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from sqlmodel import Session
 
+from mentoring import tablets
 from mentoring.policy import Actor, load_actor
 from web import sessions
 from web.db import Database
@@ -35,6 +36,9 @@ def provide_db(request: Request) -> Iterator[Session]:
         yield db
 
 
+TABLET_COOKIE = "mentoring_tablet"
+
+
 def current_actor(request: Request, db: Session) -> Actor | None:
     settings = settings_of(request)
     found = sessions.lookup(
@@ -45,7 +49,13 @@ def current_actor(request: Request, db: Session) -> Actor | None:
     if found is None:
         return None
     session, person = found
-    if sessions.needs_touch(session):
+    if session.tablet_id is not None:
+        # A turn on a shop tablet: only on that tablet, and only until a minute passes without a tap.
+        device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+        if device is None or device.id != session.tablet_id or sessions.idle_for(session) > tablets.IDLE_SECONDS:
+            return None
+        request.state.tablet_name = device.name
+    if sessions.needs_touch(session) or session.tablet_id is not None:
         if request.method in SAFE_METHODS:
             with database_of(request).transaction() as writer:
                 sessions.touch(writer, session.id)

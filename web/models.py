@@ -16,3 +16,5 @@ class WebSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+    # Set when a mentor acts on a shared shop tablet after tapping their name and entering their PIN.
+    tablet_id: int | None = Field(default=None, foreign_key="tabletdevice.id")

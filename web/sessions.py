@@ -18,11 +18,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(db: Session, person: Person, *, ip: str, user_agent: str) -> str:
+def start(db: Session, person: Person, *, ip: str, user_agent: str, tablet_id: int | None = None) -> str:
     """Create a session and return the token for the cookie (256 random bits)."""
     token = secrets.token_urlsafe(32)
-    db.add(WebSession(id=_digest(token), person_id=person.id, ip=ip[:64], user_agent=user_agent[:300]))
+    db.add(WebSession(id=_digest(token), person_id=person.id, ip=ip[:64], user_agent=user_agent[:300],
+                      tablet_id=tablet_id))
     return token
+
+
+def idle_for(session: WebSession) -> float:
+    return (utcnow() - session.last_seen_at).total_seconds()
 
 
 def end(db: Session, token: str | None) -> None:

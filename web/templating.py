@@ -1,5 +1,8 @@
 """Jinja filters shared by the templates."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 
@@ -8,5 +11,16 @@ def choices(objects, label: str = "full_name") -> list[tuple[int, str]]:
     return [(o.id, getattr(o, label)) for o in objects]
 
 
+def local(moment: datetime | None, tz: str = "UTC") -> str:
+    """Stored UTC, shown in the shop's time zone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def hours(minutes: int | None) -> str:
+    return f"{(minutes or 0) / 60:.1f}".rstrip("0").rstrip(".") + " h"
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters["choices"] = choices
+    engine.engine.filters.update(choices=choices, local=local, hours=hours)

@@ -12,7 +12,7 @@ from mentoring.errors import FormError
 from mentoring.models import Person
 from mentoring.policy import Actor, home_path, load_actor
 from web import sessions
-from web.deps import current_actor, session_cookie_name, settings_of
+from web.deps import TABLET_COOKIE, current_actor, session_cookie_name, settings_of
 from web.render import FormData, form_error, page, see_other
 
 
@@ -26,7 +26,9 @@ def _safe_next(target: str | None) -> str | None:
 @get("/", sync_to_thread=True)
 def index(request: Request, db: NamedDependency[Session]) -> Redirect:
     actor = current_actor(request, db)
-    return Redirect(home_path(actor) if actor else "/login")
+    if actor:
+        return Redirect(home_path(actor))
+    return Redirect("/tablet" if request.cookies.get(TABLET_COOKIE) else "/login")
 
 
 @get("/login", sync_to_thread=True)

@@ -5,7 +5,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring import policy, roster
+from mentoring import board, policy, roster
 from mentoring.errors import Forbidden
 from mentoring.policy import Actor
 from web.render import page
@@ -21,19 +21,22 @@ def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) ->
     _require_role(actor, "manager")
     shops = actor.orgs_where("manager")
     return page("homes/manager.html", shops=roster.organizations(db, shops),
-                triads=roster.triads_at(db, shops), enrollments=roster.enrollments_at_shops(db, shops))
+                triads=roster.triads_at(db, shops), enrollments=roster.enrollments_at_shops(db, shops),
+                recent=board.recent_signoffs(db, shops))
 
 
 @get("/mentor", sync_to_thread=True)
 def mentor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
     _require_role(actor, "mentor")
-    return page("homes/mentor.html", triads=roster.triads_mentored_by(db, actor.person_id))
+    return page("homes/mentor.html", cards=board.mentor_cards(db, actor))
 
 
 @get("/me", sync_to_thread=True)
 def mentee_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
     _require_role(actor, "mentee")
-    return page("homes/mentee.html", triad=roster.triad_of(db, actor.person_id),
+    boards = [board.board(db, a) for a in board.assignments_of(db, actor.person_id)]
+    return page("homes/mentee.html", triad=roster.triad_of(db, actor.person_id), boards=boards,
+                next_up={b.assignment.id: board.up_next(b.rows, 3) for b in boards},
                 enrollments=roster.enrollments_of(db, actor.person_id))
 
 
@@ -49,7 +52,7 @@ def mentee_detail(db: NamedDependency[Session], actor: NamedDependency[Actor], m
     enrollments = [e for e in roster.enrollments_of(db, mentee_id)
                    if policy.can_see_enrollment(actor, e.enrollment)]
     return page("homes/mentee_detail.html", mentee=mentee, triad=roster.triad_of(db, mentee_id),
-                enrollments=enrollments)
+                enrollments=enrollments, assignments=board.assignments_of(db, mentee_id))
 
 
 HANDLERS = [manager_home, mentor_home, mentee_home, instructor_home, mentee_detail]

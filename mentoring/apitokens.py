@@ -1,0 +1,180 @@
+"""Personal API tokens, each scoped to one organization. Only a token's SHA-256 is stored.
+
+A token acts for its person with the roles that person holds in the token's organization only: a token
+from shop A answers "not found" for shop B's objects even when its person also works at B.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from mentoring import audit, policy
+from mentoring.clock import utcnow
+from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.models import ApiToken, Assignment, Enrollment, Membership, Organization, Person, Triad
+from mentoring.policy import Actor
+
+PREFIX = "mtk_"
+NAME_LIMIT = 60
+TOUCH_EVERY = timedelta(seconds=60)  # write last_used_at at most once a minute
+
+
+@dataclass(frozen=True)
+class TokenActor(Actor):
+    """An actor authenticated by an API token: memberships hold the token's organization only."""
+
+    token_id: int | None = None
+    token_org_id: int | None = None
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= NAME_LIMIT:
+        raise FormError({"name": f"Name the token, e.g. 'DMS sync' (1 to {NAME_LIMIT} characters)."})
+    return name
+
+
+def create_token(db: Session, actor: Actor, org: Organization, person: Person | int | None, name: str
+                 ) -> tuple[ApiToken, str]:
+    """Return the token row and the raw token, which is shown once and never stored."""
+    if not policy.can_administer(actor, org.id):
+        raise Forbidden if actor.roles_in(org.id) else NotFound
+    errors: dict[str, str] = {}
+    try:
+        name = _clean_name(name)
+    except FormError as e:
+        errors.update(e.errors)
+    if isinstance(person, int):
+        person = db.get(Person, person)
+    if person is None or not _is_member(db, person.id, org.id):
+        errors["person_id"] = f"Choose a person who works at {org.name}."
+    elif not person.is_active:
+        errors["person_id"] = f"{person.full_name} is no longer active."
+    if errors:
+        raise FormError(errors)
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(person_id=person.id, organization_id=org.id, name=name, token_hash=_digest(raw),
+                     created_by_id=actor.person_id)
+    db.add(token)
+    db.flush()
+    audit.record(db, actor, "apitoken.create", token, org_id=org.id, person_id=person.id, name=name)
+    return token, raw
+
+
+def revoke_token(db: Session, actor: Actor, token: ApiToken) -> None:
+    """The organization's admins revoke any of its tokens; a person may revoke their own."""
+    if not (policy.can_administer(actor, token.organization_id) or token.person_id == actor.person_id):
+        raise NotFound
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    db.add(token)
+    audit.record(db, actor, "apitoken.revoke", token, org_id=token.organization_id, person_id=token.person_id)
+
+
+def _is_member(db: Session, person_id: int, org_id: int) -> bool:
+    return db.exec(select(Membership.id).where(Membership.person_id == person_id,
+                                               Membership.organization_id == org_id)).first() is not None
+
+
+# --- authenticating ---------------------------------------------------------------------------
+
+def find_token(db: Session, raw: str | None) -> ApiToken | None:
+    """The live token for a raw value, or None when unknown or revoked."""
+    if not raw or not raw.startswith(PREFIX) or len(raw) > 200:
+        return None
+    token = db.exec(select(ApiToken).where(ApiToken.token_hash == _digest(raw))).first()
+    return token if token is not None and token.revoked_at is None else None
+
+
+def actor_of(db: Session, token: ApiToken, ip: str = "") -> TokenActor | None:
+    """The token's person with their roles in the token's organization; None if inactive or no longer a member."""
+    person = db.get(Person, token.person_id)
+    if person is None or not person.is_active:
+        return None
+    roles = db.exec(select(Membership.role).where(Membership.person_id == person.id,
+                                                  Membership.organization_id == token.organization_id)).all()
+    if not roles:
+        return None
+    # Never the site operator's powers through a token: only what the organization granted.
+    return TokenActor(person.id, person.full_name, False,
+                      frozenset((token.organization_id, role) for role in roles), ip,
+                      token_id=token.id, token_org_id=token.organization_id)
+
+
+def needs_touch(token: ApiToken) -> bool:
+    return token.last_used_at is None or utcnow() - token.last_used_at >= TOUCH_EVERY
+
+
+def touch(db: Session, token_id: int) -> None:
+    now = utcnow()
+    db.exec(update(ApiToken).where(ApiToken.id == token_id,
+                                   or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_EVERY))
+            .values(last_used_at=now))
+
+
+def actor_for_token(db: Session, raw: str | None, ip: str = "") -> Actor | None:
+    """Authenticate a raw token; records its use (at most once a minute) in db, which the caller commits."""
+    token = find_token(db, raw)
+    if token is None:
+        return None
+    actor = actor_of(db, token, ip)
+    if actor is not None and needs_touch(token):
+        touch(db, token.id)
+    return actor
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+def in_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
+    """Whether the token's organization alone grants sight of the assignment (always true without a token).
+
+    Used on top of the policy: the policy also counts triads and enrollments, which are not org-scoped."""
+    if not isinstance(actor, TokenActor):
+        return True
+    org = actor.token_org_id
+    if assignment.shop_id == org:
+        if policy.can_manage_shop(actor, org) or assignment.mentee_id == actor.person_id:
+            return True
+        return "mentor" in actor.roles_in(org) and db.exec(select(Triad.id).where(
+            Triad.shop_id == org, Triad.mentee_id == assignment.mentee_id, Triad.mentor_id == actor.person_id,
+            Triad.ended_at.is_(None))).first() is not None
+    return "instructor" in actor.roles_in(org) and db.exec(select(Enrollment.id).where(
+        Enrollment.school_id == org, Enrollment.shop_id == assignment.shop_id,
+        Enrollment.mentee_id == assignment.mentee_id, Enrollment.instructor_id == actor.person_id,
+        Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).first() is not None
+
+
+def check_scope(db: Session, actor: Actor, assignment: Assignment) -> Assignment:
+    if not in_scope(db, actor, assignment):
+        raise NotFound
+    return assignment
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenRow:
+    token: ApiToken
+    person: Person
+    created_by: Person | None
+
+
+def tokens_of_org(db: Session, org_id: int) -> list[TokenRow]:
+    creator = aliased(Person)
+    rows = db.exec(select(ApiToken, Person, creator)
+                   .join(Person, Person.id == ApiToken.person_id)
+                   .outerjoin(creator, creator.id == ApiToken.created_by_id)
+                   .where(ApiToken.organization_id == org_id)
+                   .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
+                   ).all()
+    return [TokenRow(*row) for row in rows]

@@ -1,0 +1,140 @@
+"""Read models for the task pages: a mentee's list with states, filters, and what comes next."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from mentoring import policy
+from mentoring.errors import NotFound
+from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
+from mentoring.policy import Actor
+from mentoring.progress import TaskState, events_of, task_states, tasks_of
+from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion
+
+STATUSES = ("ready", "not_started", "practicing", "signed")
+
+
+@dataclass(frozen=True)
+class Row:
+    task: ShopTask
+    state: TaskState
+
+
+@dataclass
+class Board:
+    assignment: Assignment
+    mentee: Person
+    shop: Organization
+    task_list: ShopTaskList
+    version: ShopTaskListVersion
+    rows: list[Row]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for r in self.rows:
+            if not r.task.not_applicable:
+                counts[r.state.status] += 1
+        return counts
+
+    def phases(self) -> list[str]:
+        return sorted({r.task.phase for r in self.rows if r.task.phase})
+
+
+def get_assignment(db: Session, actor: Actor, assignment_id: int) -> Assignment:
+    assignment = db.get(Assignment, assignment_id)
+    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id):
+        raise NotFound
+    return assignment
+
+
+def board(db: Session, assignment: Assignment) -> Board:
+    """Three queries whatever the list's length: tasks, events, and the header objects."""
+    tasks = tasks_of(db, assignment)
+    states = task_states(events_of(db, assignment.id))
+    version = db.get(ShopTaskListVersion, assignment.version_id)
+    return Board(assignment, db.get(Person, assignment.mentee_id), db.get(Organization, assignment.shop_id),
+                 db.get(ShopTaskList, version.list_id), version,
+                 [Row(t, states.get(t.code, TaskState(t.code))) for t in tasks])
+
+
+def filtered(rows: list[Row], *, q: str = "", status: str = "", priority: str = "", phase: str = "") -> list[Row]:
+    words = q.lower().split()
+    result = []
+    for r in rows:
+        text = f"{r.task.code} {r.task.statement}".lower()
+        if words and not all(w in text for w in words):
+            continue
+        if status and (r.task.not_applicable or r.state.status != status):
+            continue
+        if priority and r.task.priority != priority:
+            continue
+        if phase and r.task.phase != phase:
+            continue
+        result.append(r)
+    return result
+
+
+def up_next(rows: list[Row], limit: int = 5) -> list[Row]:
+    """What a mentee works on next: tasks in practice, then untouched tasks in list order, phases first."""
+    open_rows = [r for r in rows if not r.task.not_applicable and r.state.status in ("practicing", "not_started")]
+    open_rows.sort(key=lambda r: (r.state.status != "practicing", not r.task.phase, r.task.position))
+    return open_rows[:limit]
+
+
+@dataclass(frozen=True)
+class MenteeCard:
+    assignment: Assignment
+    mentee: Person
+    list_name: str
+    ready: int
+    signed: int
+
+
+def mentor_cards(db: Session, actor: Actor) -> list[MenteeCard]:
+    """The mentor's mentees with how many tasks wait for a signature; one query for the counts."""
+    rows = db.exec(select(Assignment, Person, ShopTaskList)
+                   .join(Triad, Triad.id == Assignment.triad_id)
+                   .join(Person, Person.id == Assignment.mentee_id)
+                   .join(ShopTaskListVersion, ShopTaskListVersion.id == Assignment.version_id)
+                   .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id)
+                   .where(Triad.mentor_id == actor.person_id, Triad.ended_at.is_(None),
+                          Assignment.ended_at.is_(None))
+                   .order_by(Person.full_name)).all()
+    ids = [a.id for a, _, _ in rows]
+    events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids))).all() if ids else []
+    by_assignment: dict[int, list[ProgressEvent]] = {}
+    for e in events:
+        by_assignment.setdefault(e.assignment_id, []).append(e)
+    cards = []
+    for assignment, mentee, task_list in rows:
+        states = task_states(by_assignment.get(assignment.id, [])).values()
+        cards.append(MenteeCard(assignment, mentee, task_list.name, sum(s.status == "ready" for s in states),
+                                sum(s.status == "signed" for s in states)))
+    cards.sort(key=lambda c: (-c.ready, c.mentee.full_name))
+    return cards
+
+
+def assignments_of(db: Session, mentee_id: int) -> list[Assignment]:
+    return list(db.exec(select(Assignment).where(Assignment.mentee_id == mentee_id, Assignment.ended_at.is_(None))
+                        .order_by(Assignment.start_date)).all())
+
+
+@dataclass(frozen=True)
+class RecentSignoff:
+    event: ProgressEvent
+    mentee: Person
+    statement: str
+
+
+def recent_signoffs(db: Session, shop_ids: set[int], limit: int = 15) -> list[RecentSignoff]:
+    rows = db.exec(select(ProgressEvent, Person, ShopTask)
+                   .join(Assignment, Assignment.id == ProgressEvent.assignment_id)
+                   .join(Person, Person.id == Assignment.mentee_id)
+                   .join(ShopTask, (ShopTask.version_id == Assignment.version_id)
+                         & (ShopTask.code == ProgressEvent.task_code))
+                   .where(Assignment.shop_id.in_(shop_ids),
+                          ProgressEvent.kind.in_(["signoff", "countersign", "revoke"]))
+                   .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit)).all()
+    return [RecentSignoff(e, p, t.statement) for e, p, t in rows]
+
+

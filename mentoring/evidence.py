@@ -1,0 +1,222 @@
+"""Evidence attached to a sign-off: VIN, repair-order number and a photo.
+
+Everything here is a plain function over untrusted input; bad input raises FormError with a
+message a technician can act on. Photos follow OWASP ASVS V5 (uploads): size limit, type checked
+by content, re-encoded, server-chosen file names.
+"""
+
+import hashlib
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from uuid import uuid4
+
+from PIL import Image, ImageOps
+
+from mentoring.errors import FormError
+
+__all__ = [
+    "MAX_PHOTO_BYTES",
+    "MAX_PIXELS",
+    "THUMB_SIZE",
+    "StoredPhoto",
+    "delete_photo",
+    "normalize_ro",
+    "normalize_vin",
+    "store_photo",
+]
+
+# --- VIN -------------------------------------------------------------------------------------
+
+_VIN_CHARS = frozenset("0123456789ABCDEFGHJKLMNPRSTUVWXYZ")
+# ISO 3779 / 49 CFR 565.15: letters are transliterated to numbers, each position weighted,
+# and the sum mod 11 is the 9th character (10 is written 'X').
+_VIN_VALUES = {str(d): d for d in range(10)} | dict(
+    zip("ABCDEFGH" + "JKLMN" + "P" + "R" + "STUVWXYZ", [*range(1, 9), *range(1, 6), 7, 9, *range(2, 10)], strict=True)
+)
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+# The check digit is mandatory for North American VINs (WMI region 1-5). Elsewhere it is optional
+# (European VINs often carry a 'Z' filler there), so checking it would refuse real vehicles.
+_CHECK_DIGIT_REGIONS = frozenset("12345")
+
+
+def _vin_check_digit(vin: str) -> str:
+    total = sum(_VIN_VALUES[ch] * weight for ch, weight in zip(vin, _VIN_WEIGHTS, strict=True))
+    remainder = total % 11
+    return "X" if remainder == 10 else str(remainder)
+
+
+def normalize_vin(raw: str) -> str:
+    """Return the VIN in canonical form (upper case, no spaces or dashes), or "" when none is given."""
+    vin = "".join(raw.split()).replace("-", "").upper()
+    if not vin:
+        return ""  # the VIN is optional on a sign-off
+    if any(ch in "IOQ" for ch in vin):
+        # Told apart from the generic message because it is the usual misreading of 1 and 0.
+        raise FormError({"vin": "A VIN never contains the letters I, O or Q; check for the digits 1 and 0."})
+    if any(ch not in _VIN_CHARS for ch in vin):
+        raise FormError({"vin": "A VIN contains only the letters A-Z and the digits 0-9."})
+    if len(vin) != 17:
+        raise FormError({"vin": f"A VIN has 17 characters; this one has {len(vin)}."})
+    if vin[0] in _CHECK_DIGIT_REGIONS:
+        expected = _vin_check_digit(vin)
+        if vin[8] != expected:
+            raise FormError(
+                {
+                    "vin": f"The check digit (9th character) should be {expected} for this VIN; "
+                    "please re-read the VIN plate."
+                }
+            )
+    return vin
+
+
+# --- Repair-order number ---------------------------------------------------------------------
+
+_RO_MAX = 30
+_RO_PATTERN = re.compile(r"[A-Za-z0-9/-]+")
+
+
+def normalize_ro(raw: str) -> str:
+    """Return the trimmed repair-order number, or "" when none is given."""
+    ro = raw.strip()
+    if not ro:
+        return ""  # the RO number is optional on a sign-off
+    if len(ro) > _RO_MAX:
+        raise FormError({"ro_number": f"A repair-order number can be at most {_RO_MAX} characters."})
+    # fullmatch with an ASCII class: no spaces, no look-alike Unicode digits.
+    if not _RO_PATTERN.fullmatch(ro):
+        raise FormError({"ro_number": "A repair-order number may contain only letters, digits, '-' and '/'."})
+    return ro
+
+
+# --- Photos ----------------------------------------------------------------------------------
+
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # well above a 12-24 MP phone photo, well below what exhausts memory
+THUMB_SIZE = (320, 320)
+
+_NOT_A_PHOTO = "Only JPEG or PNG photos can be attached; this file is not one."
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    stored_name: str
+    thumb_name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _too_many_pixels() -> FormError:
+    return FormError(
+        {"photo": f"This photo has more than {MAX_PIXELS // 1_000_000} megapixels; please attach a smaller one."}
+    )
+
+
+def _flatten_to_rgb(img: Image.Image) -> Image.Image:
+    # JPEG has no transparency: put transparent areas on white rather than on black.
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return img.convert("RGB")
+
+
+def _reencode(data: bytes) -> tuple[bytes, str, bytes]:
+    """Decode the untrusted bytes and encode them afresh: (photo bytes, extension, JPEG thumbnail bytes)."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its own limit and twice that; make the warning a refusal too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # formats=: only the JPEG and PNG parsers ever see the bytes, whatever the file is called.
+        with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as img:
+            # MPO is a JPEG with extra frames (many phone cameras write it); we keep the first frame.
+            if img.format not in ("JPEG", "MPO", "PNG"):
+                raise FormError({"photo": _NOT_A_PHOTO})
+            # The header gives the size; refuse before any pixel is decoded.
+            if img.width * img.height > MAX_PIXELS:
+                raise _too_many_pixels()
+            is_png = img.format == "PNG"
+            # Turn the photo upright as the camera meant it, since the EXIF orientation goes below.
+            upright = ImageOps.exif_transpose(img)
+
+    # Saving without exif=/icc_profile=/pnginfo= writes no metadata (GPS, camera serial, time);
+    # clear info so the PNG writer cannot copy any across either, but keep PNG transparency.
+    transparency = upright.info.get("transparency")
+    upright.info = {} if transparency is None else {"transparency": transparency}
+
+    out = BytesIO()
+    if is_png:
+        upright.save(out, "PNG", optimize=True)
+    else:
+        upright.convert("RGB").save(out, "JPEG", quality=85)
+
+    thumb = _flatten_to_rgb(upright)
+    thumb.thumbnail(THUMB_SIZE)
+    thumb_out = BytesIO()
+    thumb.save(thumb_out, "JPEG", quality=85)
+    return out.getvalue(), ".png" if is_png else ".jpg", thumb_out.getvalue()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # Temp file in the same folder, then rename: readers and crashes see the whole file or none.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def store_photo(data: bytes, folder: Path) -> StoredPhoto:
+    """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names."""
+    limit_mb = f"{MAX_PHOTO_BYTES / (1024 * 1024):g}"
+    if not data:
+        raise FormError({"photo": "The photo file is empty; please take or choose the photo again."})
+    if len(data) > MAX_PHOTO_BYTES:
+        size_mb = len(data) / (1024 * 1024)
+        raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size_mb:.1f} MB."})
+
+    try:
+        photo, ext, thumb = _reencode(data)
+    except FormError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels() from None
+    except Exception:
+        # Pillow's parsers raise OSError, SyntaxError, ValueError, but also struct.error, EOFError,
+        # IndexError... on hostile files (its own fuzzers catch Exception for that reason). _reencode
+        # touches only the uploaded bytes in memory, so any failure there means "not a usable photo".
+        raise FormError({"photo": _NOT_A_PHOTO}) from None
+
+    # Nothing of the client's file name is used: a random name cannot collide or traverse paths.
+    stem = uuid4().hex
+    stored = StoredPhoto(
+        stored_name=stem + ext,
+        thumb_name=stem + "-thumb.jpg",
+        content_type="image/png" if ext == ".png" else "image/jpeg",
+        size=len(photo),
+        sha256=hashlib.sha256(photo).hexdigest(),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomically(folder / stored.stored_name, photo)
+    try:
+        _write_atomically(folder / stored.thumb_name, thumb)
+    except BaseException:
+        (folder / stored.stored_name).unlink(missing_ok=True)
+        raise
+    return stored
+
+
+def delete_photo(folder: Path, photo: StoredPhoto) -> None:
+    """Remove a stored photo and its thumbnail, e.g. when the sign-off's transaction rolled back."""
+    for name in (photo.stored_name, photo.thumb_name):
+        (folder / name).unlink(missing_ok=True)

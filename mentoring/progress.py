@@ -1,0 +1,379 @@
+"""Progress events: append-only, hash-chained per assignment; a task's state is derived from them."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from mentoring import audit, policy
+from mentoring.auth import verify_pin
+from mentoring.clock import utcnow
+from mentoring.errors import FormError, NotFound
+from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
+from mentoring.policy import Actor
+from tasklists.models import ShopTask
+
+SIGNED_MEANING = "performed and observed"
+COUNTERSIGN_MEANINGS = {"manager": "approved by manager", "instructor": "verified by instructor"}
+RATINGS = {
+    1: "Cannot perform yet",
+    2: "Performs with help",
+    3: "Performs with limited supervision",
+    4: "Performs on their own",
+    5: "Can teach others",
+}
+DEFAULT_RATING = 3
+
+
+class AlreadySigned(Exception):
+    """Someone signed this task first; the second signer gets who and when."""
+
+    def __init__(self, event: ProgressEvent):
+        self.event = event
+        super().__init__(f"Already signed by {event.actor_name} at {event.at:%Y-%m-%d %H:%M} UTC.")
+
+
+# --- state --------------------------------------------------------------------------------
+
+@dataclass
+class TaskState:
+    code: str
+    status: str = "not_started"  # not_started | practicing | ready | signed
+    signoff: ProgressEvent | None = None
+    countersigns: list[ProgressEvent] = field(default_factory=list)
+    minutes: int = 0
+    last_at: datetime | None = None
+    events: list[ProgressEvent] = field(default_factory=list)
+
+
+def task_states(events: Iterable[ProgressEvent]) -> dict[str, TaskState]:
+    """Replay events in chain order; a revoke undoes the sign-off and its countersignatures."""
+    states: dict[str, TaskState] = {}
+    for e in sorted(events, key=lambda e: e.seq):
+        s = states.setdefault(e.task_code, TaskState(e.task_code))
+        s.events.append(e)
+        s.last_at = e.at
+        if e.kind == "practice":
+            s.minutes += e.minutes or 0
+            if s.status == "not_started":
+                s.status = "practicing"
+        elif e.kind == "ready" and s.status != "signed":
+            s.status = "ready"
+        elif e.kind == "signoff":
+            s.status, s.signoff, s.countersigns = "signed", e, []
+        elif e.kind == "countersign" and s.status == "signed":
+            s.countersigns.append(e)
+        elif e.kind == "revoke" and s.status == "signed":
+            s.status = "practicing" if s.minutes else "not_started"
+            s.signoff, s.countersigns = None, []
+    return states
+
+
+def events_of(db: Session, assignment_id: int) -> list[ProgressEvent]:
+    return list(db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment_id)
+                        .order_by(ProgressEvent.seq)).all())
+
+
+def tasks_of(db: Session, assignment: Assignment) -> list[ShopTask]:
+    return list(db.exec(select(ShopTask).where(ShopTask.version_id == assignment.version_id)
+                        .order_by(ShopTask.position)).all())
+
+
+def achieved_codes(tasks: list[ShopTask], states: dict[str, TaskState], default_rating: int) -> set[str]:
+    """Tasks signed at or above their required rating: what coverage counts."""
+    return {t.code for t in tasks
+            if (s := states.get(t.code)) and s.signoff and s.signoff.rating >= (t.required_rating or default_rating)}
+
+
+# --- the hash chain -------------------------------------------------------------------------
+
+def canonical(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> bytes:
+    content = {
+        "assignment_id": e.assignment_id, "seq": e.seq, "task_code": e.task_code, "kind": e.kind,
+        "actor_id": e.actor_id, "actor_name": e.actor_name, "at": e.at.isoformat(), "meaning": e.meaning,
+        "rating": e.rating, "minutes": e.minutes, "note": e.note, "ro_number": e.ro_number, "vin": e.vin,
+        "reason": e.reason, "device": e.device, "photos": sorted(photo_hashes), "prev_hash": e.prev_hash,
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> str:
+    return hashlib.sha256(canonical(e, photo_hashes)).hexdigest()
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    assignment_id: int
+    event_id: int
+    seq: int
+    problem: str
+
+
+def verify_chains(db: Session) -> list[BrokenLink]:
+    """Recompute every chain; report the first broken link of each assignment."""
+    from mentoring.models import EvidencePhoto
+
+    photos: dict[int, list[str]] = {}
+    for event_id, digest in db.exec(select(EvidencePhoto.event_id, EvidencePhoto.sha256)).all():
+        photos.setdefault(event_id, []).append(digest)
+    broken, previous, expected_seq = [], {}, {}
+    for e in db.exec(select(ProgressEvent).order_by(ProgressEvent.assignment_id, ProgressEvent.seq)).all():
+        chain = e.assignment_id
+        if chain in {b.assignment_id for b in broken}:
+            continue
+        problem = None
+        if e.seq != expected_seq.get(chain, 1):
+            problem = f"expected event number {expected_seq.get(chain, 1)}, found {e.seq} (an event is missing)"
+        elif e.prev_hash != previous.get(chain, ""):
+            problem = "does not point at the event before it"
+        elif event_hash(e, photos.get(e.id, ())) != e.hash:
+            problem = "its content no longer matches its hash (changed after it was written)"
+        if problem:
+            broken.append(BrokenLink(chain, e.id, e.seq, problem))
+        previous[chain], expected_seq[chain] = e.hash, e.seq + 1
+    return broken
+
+
+# --- writing events ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Context:
+    """Everything about the assignment a rule needs, read under the assignment's lock."""
+
+    assignment: Assignment
+    triad: Triad
+    shop: Organization
+    task: ShopTask
+    state: TaskState
+    states: dict[str, TaskState]
+    tasks: list[ShopTask]
+
+
+def _lock(db: Session, assignment_id: int) -> Assignment:
+    # FOR UPDATE serialises writers of one assignment on PostgreSQL; on SQLite the
+    # request already holds the write lock (BEGIN IMMEDIATE).
+    assignment = db.exec(select(Assignment).where(Assignment.id == assignment_id).with_for_update()).first()
+    if assignment is None:
+        raise NotFound
+    return assignment
+
+
+def _context(db: Session, assignment_id: int, code: str) -> Context:
+    assignment = _lock(db, assignment_id)
+    tasks = tasks_of(db, assignment)
+    task = next((t for t in tasks if t.code == code), None)
+    if task is None:
+        raise NotFound
+    states = task_states(events_of(db, assignment.id))
+    return Context(assignment, db.get(Triad, assignment.triad_id), db.get(Organization, assignment.shop_id), task,
+                   states.get(code, TaskState(code)), states, tasks)
+
+
+def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str = "", photo_hashes=(), **fields
+            ) -> ProgressEvent:
+    last = max((e for s in ctx.states.values() for e in s.events), key=lambda e: e.seq, default=None)
+    event = ProgressEvent(assignment_id=ctx.assignment.id, seq=(last.seq + 1) if last else 1,
+                          task_code=ctx.task.code, kind=kind, actor_id=actor.person_id, actor_name=actor.name,
+                          at=utcnow(), device=device, ip=actor.ip, prev_hash=last.hash if last else "", hash="",
+                          **fields)
+    event.hash = event_hash(event, photo_hashes)
+    db.add(event)
+    db.flush()
+    audit.record(db, actor, f"event.{kind}", event, org_id=ctx.shop.id, assignment_id=ctx.assignment.id,
+                 task=ctx.task.code)
+    return event
+
+
+def _visible(db: Session, actor: Actor, ctx: Context) -> None:
+    if not policy.can_view_mentee(db, actor, ctx.assignment.mentee_id):
+        raise NotFound
+
+
+def _applicable(ctx: Context) -> None:
+    if ctx.task.not_applicable:
+        raise FormError({"": f"{ctx.task.code} is marked not applicable at this shop, so it cannot be signed "
+                             f"or worked on ({ctx.task.na_reason})."})
+
+
+def _text(value: str, limit: int, field_name: str) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise FormError({field_name: f"Keep it under {limit} characters."})
+    return value
+
+
+def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, hours, note: str = "",
+                 device: str = "") -> ProgressEvent:
+    ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)
+    if actor.person_id not in (ctx.assignment.mentee_id, ctx.triad.mentor_id):
+        raise FormError({"": "Practice is logged by the mentee or their mentor."})
+    _applicable(ctx)
+    try:
+        minutes = round(float(str(hours).replace(",", ".")) * 60)
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= 12 * 60:
+        raise FormError({"hours": "Enter the hours practised, between 0.1 and 12."})
+    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device)
+
+
+def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "") -> ProgressEvent:
+    ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)
+    if actor.person_id != ctx.assignment.mentee_id:
+        raise FormError({"": "Only the mentee marks a task ready for sign-off."})
+    _applicable(ctx)
+    if ctx.state.status == "signed":
+        raise AlreadySigned(ctx.state.signoff)
+    if ctx.state.status == "ready":
+        raise FormError({"": f"{code} is already waiting for sign-off."})
+    return _append(db, actor, ctx, "ready", device=device)
+
+
+def may_sign(actor: Actor, assignment: Assignment) -> bool:
+    """Any mentor of the assignment's shop may sign, e.g. after a group demonstration; never the mentee."""
+    return "mentor" in actor.roles_in(assignment.shop_id) and actor.person_id != assignment.mentee_id
+
+
+def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
+             note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=()
+             ) -> ProgressEvent:
+    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet)."""
+    from mentoring.evidence import normalize_ro, normalize_vin
+
+    if pin is not None:  # before the lock: hashing the PIN is the slow part
+        check_signing_pin(db, actor, pin)
+    ctx = _context(db, assignment_id, code)
+    if not may_sign(actor, ctx.assignment):
+        raise NotFound  # another shop's mentor learns nothing about this assignment
+    if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
+        raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
+    _applicable(ctx)
+    if ctx.state.status == "signed":
+        raise AlreadySigned(ctx.state.signoff)
+    _safety_first(ctx)
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if rating not in RATINGS:
+        raise FormError({"rating": "Choose a rating from 1 to 5."})
+    fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
+                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin))
+    return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, **fields)
+
+
+def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
+    """The PIN is the second factor of every signature on a personal device."""
+    person = db.get(Person, actor.person_id)
+    if person.pin_hash is None:
+        raise FormError({"pin": "Set a sign-off PIN on your account page first."})
+    if not verify_pin(person, pin or ""):
+        raise FormError({"pin": "That PIN is not right."})
+
+
+def _safety_first(ctx: Context) -> None:
+    if not ctx.shop.safety_first or ctx.task.area_code == "0":
+        return
+    waiting = [t.code for t in ctx.tasks if t.area_code == "0" and not t.not_applicable
+               and ctx.states.get(t.code, TaskState(t.code)).status != "signed"]
+    if waiting:
+        raise FormError({"": f"{ctx.shop.name} signs the safety tasks first; still open: {', '.join(waiting[:5])}"
+                             + ("…" if len(waiting) > 5 else "") + "."})
+
+
+def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "") -> ProgressEvent:
+    ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)
+    if policy.can_manage_shop(actor, ctx.shop.id):
+        meaning = COUNTERSIGN_MEANINGS["manager"]
+    elif actor.has_role("instructor"):
+        meaning = COUNTERSIGN_MEANINGS["instructor"]  # _visible already required consent
+    else:
+        raise FormError({"": "Countersigning is for the shop's managers and the student's instructor."})
+    if ctx.state.status != "signed":
+        raise FormError({"": f"{code} has no sign-off to countersign."})
+    if any(e.meaning == meaning for e in ctx.state.countersigns):
+        raise FormError({"": f"{code} is already {meaning}."})
+    return _append(db, actor, ctx, "countersign", meaning=meaning, device=device)
+
+
+def revoke(db: Session, actor: Actor, assignment_id: int, code: str, *, reason: str, device: str = ""
+           ) -> ProgressEvent:
+    ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)
+    if ctx.state.status != "signed":
+        raise FormError({"": f"{code} has no sign-off to revoke."})
+    if not (policy.can_manage_shop(actor, ctx.shop.id) or ctx.state.signoff.actor_id == actor.person_id):
+        raise FormError({"": "A sign-off is revoked by the mentor who gave it or a manager."})
+    reason = _text(reason, 300, "reason")
+    if not reason:
+        raise FormError({"reason": "Say why the sign-off is revoked; the reason is kept with the record."})
+    return _append(db, actor, ctx, "revoke", reason=reason, device=device)
+
+
+def comment(db: Session, actor: Actor, assignment_id: int, code: str, *, note: str, device: str = ""
+            ) -> ProgressEvent:
+    ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)
+    note = _text(note, 1000, "note")
+    if not note:
+        raise FormError({"note": "Write the comment first."})
+    return _append(db, actor, ctx, "comment", note=note, device=device)
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    assignment_id: int
+    mentee_name: str
+    event: ProgressEvent | None
+    refusal: str = ""
+
+
+def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: str, *, rating, pin: str | None,
+                   note: str = "", device: str = "") -> list[GroupResult]:
+    """After a group demonstration: one task signed for several mentees, each as its own event.
+
+    A mentee who cannot be signed (already signed, not applicable…) is reported and the others go ahead;
+    every check runs before anything is written, so a refusal leaves nothing behind."""
+    if not assignment_ids:
+        raise FormError({"assignment_ids": "Pick at least one mentee."})
+    if pin is not None:
+        check_signing_pin(db, actor, pin)
+    results = []
+    for assignment_id in sorted(set(assignment_ids)):
+        assignment = db.get(Assignment, assignment_id)
+        name = db.get(Person, assignment.mentee_id).full_name if assignment else "?"
+        try:
+            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device)
+            results.append(GroupResult(assignment_id, name, event))
+        except (AlreadySigned, FormError, NotFound) as refused:
+            message = str(refused) if not isinstance(refused, NotFound) else "not a mentee you can sign for"
+            if isinstance(refused, FormError):
+                message = " ".join(refused.errors.values())
+            results.append(GroupResult(assignment_id, name, None, message))
+    return results
+
+
+def group_candidates(db: Session, actor: Actor, code: str) -> list[tuple[Assignment, Person, TaskState]]:
+    """Active assignments at the mentor's shops whose list holds this task and where it is applicable."""
+    shops = actor.orgs_where("mentor")
+    if not shops or not code:
+        return []
+    rows = db.exec(select(Assignment, Person).join(Person, Person.id == Assignment.mentee_id)
+                   .join(ShopTask, (ShopTask.version_id == Assignment.version_id) & (ShopTask.code == code))
+                   .where(Assignment.shop_id.in_(shops), Assignment.ended_at.is_(None),
+                          ShopTask.not_applicable.is_(False), Assignment.mentee_id != actor.person_id)
+                   .order_by(Person.full_name)).all()
+    ids = [a.id for a, _ in rows]
+    events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids),
+                                                 ProgressEvent.task_code == code)).all() if ids else []
+    result = []
+    for assignment, mentee in rows:
+        state = task_states([e for e in events if e.assignment_id == assignment.id]).get(code, TaskState(code))
+        result.append((assignment, mentee, state))
+    return result

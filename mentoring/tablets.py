@@ -1,0 +1,73 @@
+"""Shared shop tablets: enrolled by a manager, used by mentors who tap their name and enter their PIN."""
+
+import hashlib
+import secrets
+
+from sqlmodel import Session, select
+
+from mentoring import audit, people
+from mentoring.auth import LoginRefused, Throttle, verify_pin
+from mentoring.clock import utcnow
+from mentoring.errors import FormError, NotFound
+from mentoring.models import Organization, Person, TabletDevice
+from mentoring.policy import Actor
+
+IDLE_SECONDS = 60  # a tablet returns to the shop screen after a minute without a tap
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enroll(db: Session, actor: Actor, shop: Organization, name: str) -> tuple[TabletDevice, str]:
+    """Return the device and the token for its cookie (256 random bits; only the hash is stored)."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 60:
+        raise FormError({"name": "Name the tablet, e.g. 'Bay 3' (up to 60 characters)."})
+    token = secrets.token_urlsafe(32)
+    device = TabletDevice(shop_id=shop.id, name=name, token_hash=_digest(token), enrolled_by_id=actor.person_id)
+    db.add(device)
+    db.flush()
+    audit.record(db, actor, "tablet.enroll", device, org_id=shop.id, name=name)
+    return device, token
+
+
+def revoke(db: Session, actor: Actor, device: TabletDevice) -> None:
+    device.revoked_at = utcnow()
+    db.add(device)
+    audit.record(db, actor, "tablet.revoke", device, org_id=device.shop_id)
+
+
+def device_for(db: Session, token: str | None) -> TabletDevice | None:
+    if not token:
+        return None
+    device = db.exec(select(TabletDevice).where(TabletDevice.token_hash == _digest(token))).first()
+    return device if device and device.revoked_at is None else None
+
+
+def tablets_at(db: Session, shop_id: int) -> list[TabletDevice]:
+    return list(db.exec(select(TabletDevice).where(TabletDevice.shop_id == shop_id)
+                        .order_by(TabletDevice.enrolled_at)).all())
+
+
+def mentors_at(db: Session, shop_id: int) -> list[Person]:
+    return [p for p in people.people_with_role(db, shop_id, "mentor") if p.is_active]
+
+
+def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, throttle: Throttle) -> Person:
+    """Second factor on the tablet: the mentor's PIN. Wrong PINs count toward the account's lock."""
+    person = db.get(Person, person_id)
+    if person is None or person not in mentors_at(db, device.shop_id):
+        raise NotFound
+    now = utcnow()
+    if person.locked_until and person.locked_until > now:
+        raise LoginRefused("Too many wrong PINs. Ask a manager, or try again in a few minutes.")
+    if not verify_pin(person, pin):
+        person.failed_logins += 1
+        wait = throttle.lock_for(person.failed_logins)
+        person.locked_until = now + wait if wait else None
+        db.add(person)
+        raise LoginRefused("That PIN is not right.")
+    person.failed_logins, person.locked_until = 0, None
+    db.add(person)
+    return person

@@ -1,0 +1,223 @@
+"""A mentee's task list, a task's page, and the events people add: practice, ready, sign-off and the rest."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import File
+from sqlmodel import Session, select
+
+from mentoring import board, evidence, policy, progress
+from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
+from mentoring.policy import Actor
+from web import sessions
+from web.deps import session_cookie_name, settings_of
+from web.render import FormData, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+
+
+def device_of(request: Request) -> str:
+    tablet = request.state.get("tablet_name")
+    return f"shop tablet: {tablet}" if tablet else "personal device"
+
+
+@get("/assignments/{assignment_id:int}", sync_to_thread=True)
+def board_page(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], q: FromQuery[str] = "",
+               status: FromQuery[str] = "", priority: FromQuery[str] = "", phase: FromQuery[str] = "") -> Response:
+    assignment = board.get_assignment(db, actor, assignment_id)
+    b = board.board(db, assignment)
+    rows = board.filtered(b.rows, q=q, status=status, priority=priority, phase=phase)
+    context = dict(b=b, rows=rows, filters={"q": q, "status": status, "priority": priority, "phase": phase},
+                   can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id)
+    if request.headers.get("hx-request") and request.headers.get("hx-target") == "task-rows":
+        return page("progress/_rows.html", **context)
+    return page("progress/board.html", next_up=board.up_next(b.rows), **context)
+
+
+def _task_page(db: Session, actor: Actor, assignment: Assignment, code: str, *, errors=None, form=None,
+               status_code: int = 200) -> Response:
+    b = board.board(db, assignment)
+    row = next((r for r in b.rows if r.task.code == code), None)
+    if row is None:
+        raise NotFound
+    photos = db.exec(select(EvidencePhoto).where(EvidencePhoto.event_id.in_([e.id for e in row.state.events]))
+                     ).all() if row.state.events else []
+    return page("progress/task.html", status_code=status_code, b=b, row=row, errors=errors or {},
+                form=form or {"rating": str(progress.DEFAULT_RATING)}, ratings=progress.RATINGS,
+                photos={p.event_id: p for p in photos},
+                can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id,
+                can_manage=policy.can_manage_shop(actor, assignment.shop_id),
+                is_instructor=actor.has_role("instructor"))
+
+
+@get("/assignments/{assignment_id:int}/tasks/{code:str}", sync_to_thread=True)
+def task_page(db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str]) -> Response:
+    return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code)
+
+
+@dataclass
+class SignOffForm:
+    rating: str = ""
+    pin: str = ""
+    note: str = ""
+    ro_number: str = ""
+    vin: str = ""
+    photo: UploadFile | None = None
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/signoff", sync_to_thread=True)
+def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+             data: Annotated[SignOffForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
+    assignment = board.get_assignment(db, actor, assignment_id)
+    folder = Path(settings_of(request).upload_dir)
+    stored = None
+    on_tablet = bool(request.state.get("tablet_name"))
+    try:
+        if data.photo is not None and data.photo.filename:
+            stored = evidence.store_photo(data.photo.file.read(), folder)
+        event = progress.sign_off(
+            db, actor, assignment.id, code, rating=data.rating, pin=None if on_tablet else data.pin,
+            note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
+            photo_hashes=[stored.sha256] if stored else [])
+        if stored:
+            db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
+                                 content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+        db.commit()
+    except progress.AlreadySigned as taken:
+        db.rollback()
+        _discard(folder, stored)
+        return _task_page(db, actor, assignment, code, errors={"": str(taken)}, status_code=409)
+    except FormError as e:
+        db.rollback()
+        _discard(folder, stored)
+        form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
+        return _task_page(db, actor, assignment, code, errors=e.errors, form=form, status_code=400)
+    except Exception:
+        db.rollback()
+        _discard(folder, stored)
+        raise
+    if on_tablet:  # a signature on a shared tablet ends the mentor's turn
+        cookie = session_cookie_name(settings_of(request))
+        sessions.end(db, request.cookies.get(cookie))
+        db.commit()
+        response = see_other(f"/tablet?signed={code}")
+        response.delete_cookie(cookie, path="/")
+        return response
+    return see_other(f"/assignments/{assignment.id}?signed={code}")
+
+
+def _discard(folder: Path, stored) -> None:
+    if stored:
+        evidence.delete_photo(folder, stored)
+
+
+def _event_action(request: Request, db: Session, actor: Actor, assignment_id: int, code: str, data: dict,
+                  action) -> Response:
+    assignment = board.get_assignment(db, actor, assignment_id)
+    try:
+        action(assignment)
+        db.commit()
+    except progress.AlreadySigned as taken:
+        db.rollback()
+        return _task_page(db, actor, assignment, code, errors={"": str(taken)}, status_code=409)
+    except FormError as e:
+        db.rollback()
+        return _task_page(db, actor, assignment, code, errors=e.errors, form=data, status_code=400)
+    return see_other(f"/assignments/{assignment.id}/tasks/{code}")
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/ready", sync_to_thread=True)
+def ready(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+          data: FormData) -> Response:
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.request_signoff(
+        db, actor, a.id, code, device=device_of(request)))
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/practice", sync_to_thread=True)
+def practice(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+             data: FormData) -> Response:
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.log_practice(
+        db, actor, a.id, code, hours=data.get("hours", ""), note=str(data.get("note", "")),
+        device=device_of(request)))
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/countersign", sync_to_thread=True)
+def countersign(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+                data: FormData) -> Response:
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.countersign(
+        db, actor, a.id, code, device=device_of(request)))
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/revoke", sync_to_thread=True)
+def revoke(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+           data: FormData) -> Response:
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.revoke(
+        db, actor, a.id, code, reason=str(data.get("reason", "")), device=device_of(request)))
+
+
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/comment", sync_to_thread=True)
+def comment(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
+            data: FormData) -> Response:
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.comment(
+        db, actor, a.id, code, note=str(data.get("note", "")), device=device_of(request)))
+
+
+@get("/photos/{photo_id:int}", sync_to_thread=True)
+def photo(request: Request, db: Db, actor: Me, photo_id: FromPath[int], thumb: FromQuery[bool] = False) -> File:
+    """Evidence photos are served only to people who may see the mentee."""
+    found = db.exec(select(EvidencePhoto, ProgressEvent).join(ProgressEvent)
+                    .where(EvidencePhoto.id == photo_id)).first()
+    if found is None:
+        raise NotFound
+    stored, event = found
+    board.get_assignment(db, actor, event.assignment_id)
+    name = stored.thumb_name if thumb else stored.stored_name
+    return File(Path(settings_of(request).upload_dir) / name, media_type="image/jpeg" if thumb
+                else stored.content_type, content_disposition_type="inline",
+                headers={"Cache-Control": "private, no-store"})
+
+
+HANDLERS = [board_page, task_page, sign_off, ready, practice, countersign, revoke, comment, photo]
+
+
+@get("/group-signoff", sync_to_thread=True)
+def group_page(db: Db, actor: Me, code: FromQuery[str] = "") -> Response:
+    if not actor.has_role("mentor"):
+        raise Forbidden
+    code = code.strip()
+    return page("progress/group.html", code=code, candidates=progress.group_candidates(db, actor, code),
+                ratings=progress.RATINGS, errors={}, results=None, form={"rating": str(progress.DEFAULT_RATING)})
+
+
+@post("/group-signoff", sync_to_thread=True)
+def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
+    if not actor.has_role("mentor"):
+        raise Forbidden
+    code = str(data.get("code", "")).strip()
+    picked = data.get("assignment_ids", [])
+    picked = picked if isinstance(picked, list) else [picked]
+    on_tablet = bool(request.state.get("tablet_name"))
+    try:
+        results = progress.sign_off_group(
+            db, actor, [int(i) for i in picked if str(i).isdigit()], code, rating=data.get("rating"),
+            pin=None if on_tablet else str(data.get("pin", "")), note=str(data.get("note", "")),
+            device=device_of(request))
+    except FormError as e:
+        db.rollback()
+        return page("progress/group.html", status_code=400, code=code, ratings=progress.RATINGS, errors=e.errors,
+                    candidates=progress.group_candidates(db, actor, code), results=None,
+                    form={k: v for k, v in data.items() if k != "pin"})
+    db.commit()
+    return page("progress/group.html", code=code, ratings=progress.RATINGS, errors={}, results=results,
+                candidates=progress.group_candidates(db, actor, code), form={"rating": data.get("rating")})
+
+
+HANDLERS += [group_page, group_sign]

@@ -1,0 +1,117 @@
+"""Shop tablet mode: the shop screen, a mentor's PIN, and enrolling or revoking tablets."""
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlmodel import Session
+
+from mentoring import policy, tablets
+from mentoring.auth import LoginRefused, Throttle
+from mentoring.errors import FormError, NotFound
+from mentoring.models import Person, TabletDevice
+from mentoring.policy import Actor
+from web import sessions
+from web.deps import TABLET_COOKIE, session_cookie_name, settings_of
+from web.render import FormData, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+DEVICE_COOKIE_DAYS = 365
+
+
+def _device(request: Request, db: Session) -> TabletDevice:
+    device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+    if device is None:
+        raise NotFound
+    return device
+
+
+@get("/tablet", sync_to_thread=True)
+def shop_screen(request: Request, db: Db) -> Response:
+    device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+    if device is None:
+        return page("tablet/not_enrolled.html", status_code=404)
+    return page("tablet/shop.html", device=device, mentors=tablets.mentors_at(db, device.shop_id))
+
+
+@get("/tablet/mentors/{person_id:int}", sync_to_thread=True)
+def pin_page(request: Request, db: Db, person_id: FromPath[int]) -> Response:
+    device = _device(request, db)
+    mentor = db.get(Person, person_id)
+    if mentor is None or mentor not in tablets.mentors_at(db, device.shop_id):
+        raise NotFound
+    return page("tablet/pin.html", device=device, mentor=mentor, errors={})
+
+
+@post("/tablet/mentors/{person_id:int}", sync_to_thread=True)
+def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -> Response:
+    device = _device(request, db)
+    settings = settings_of(request)
+    try:
+        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")),
+                                throttle=Throttle(settings.login_lock_after, settings.login_lock_max_minutes))
+    except LoginRefused as refused:
+        db.commit()  # keep the count of wrong PINs
+        return page("tablet/pin.html", status_code=400, device=device, mentor=db.get(Person, person_id),
+                    errors={"pin": refused.message})
+    cookie = session_cookie_name(settings)
+    sessions.end(db, request.cookies.get(cookie))
+    token = sessions.start(db, mentor, ip=request.client.host if request.client else "",
+                           user_agent=request.headers.get("user-agent", ""), tablet_id=device.id)
+    db.commit()
+    response = see_other("/mentor")
+    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/", secure=cookie.startswith("__Host-"))
+    return response
+
+
+@post("/tablet/done", sync_to_thread=True)
+def done(request: Request, db: Db) -> Response:
+    """The mentor hands the tablet back: end their turn."""
+    cookie = session_cookie_name(settings_of(request))
+    sessions.end(db, request.cookies.get(cookie))
+    db.commit()
+    response = see_other("/tablet")
+    response.delete_cookie(cookie, path="/")
+    return response
+
+
+# --- managers enroll and revoke tablets -----------------------------------------------------------
+
+@get("/shops/{shop_id:int}/tablets", sync_to_thread=True)
+def tablets_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    return page("tablet/manage.html", shop=shop, devices=tablets.tablets_at(db, shop.id), errors={}, form={})
+
+
+@post("/shops/{shop_id:int}/tablets", sync_to_thread=True)
+def enroll(request: Request, db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
+    """Enroll the browser this is sent from as a shop tablet, and sign the manager out of it."""
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    try:
+        _, token = tablets.enroll(db, actor, shop, str(data.get("name", "")))
+    except FormError as e:
+        db.rollback()
+        return page("tablet/manage.html", status_code=400, shop=shop, devices=tablets.tablets_at(db, shop.id),
+                    errors=e.errors, form=data)
+    cookie = session_cookie_name(settings_of(request))
+    sessions.end(db, request.cookies.get(cookie))
+    db.commit()
+    response = see_other("/tablet")
+    response.set_cookie(TABLET_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=cookie.startswith("__Host-"), max_age=DEVICE_COOKIE_DAYS * 86400)
+    response.delete_cookie(cookie, path="/")
+    return response
+
+
+@post("/tablets/{device_id:int}/revoke", sync_to_thread=True)
+def revoke(db: Db, actor: Me, device_id: FromPath[int]) -> Response:
+    device = db.get(TabletDevice, device_id)
+    if device is None:
+        raise NotFound
+    policy.get_shop_for_manager(db, actor, device.shop_id)
+    tablets.revoke(db, actor, device)
+    db.commit()
+    return see_other(f"/shops/{device.shop_id}/tablets")
+
+
+HANDLERS = [shop_screen, pin_page, unlock, done, tablets_page, enroll, revoke]
