@@ -118,16 +118,17 @@ def get_enrollment_for_manager(db: Session, actor: Actor, enrollment_id: int) ->
 # --- mentees -----------------------------------------------------------------
 
 def visible_mentee_ids(actor: Actor) -> Select:
-    """A query for the ids of every mentee this actor may follow."""
-    shops = actor.orgs_where("admin", "manager")
-    clauses = [Membership.person_id == actor.person_id]  # a mentee sees themself
+    """A query for the ids of every mentee this actor may follow.
+
+    Managers, admins and mentors see the mentees of their own shops (any mentor there may observe and sign a
+    task, e.g. after a group demonstration); a mentee sees themself; an instructor sees consented students."""
+    shops = actor.orgs_where("admin", "manager", "mentor")
+    clauses = [Membership.person_id == actor.person_id]
     if shops:
         clauses.append(Membership.organization_id.in_(shops))
-    mentored = select(Triad.mentee_id).where(Triad.mentor_id == actor.person_id, Triad.ended_at.is_(None))
-    instructed = consented_student_ids(actor.person_id)
     return (
         select(Membership.person_id).where(Membership.role == "mentee", or_(*clauses))
-        .union(mentored, instructed)
+        .union(consented_student_ids(actor.person_id))
     )
 
 

@@ -17,8 +17,8 @@ from mentoring.evidence import StoredPhoto, delete_photo, normalize_ro, normaliz
 
 # --- VIN -------------------------------------------------------------------------------------
 
-# Real North American VINs with correct check digits. 1M8GDM9AXKP042788 is the worked example of
-# 49 CFR 565: the weighted sum is 351, 351 mod 11 = 10, so the check digit is 'X'.
+# North American VINs with correct check digits. 1M8GDM9AXKP042788 is the common worked example
+# (weighted sum 351, 351 mod 11 = 10, so the check digit is 'X'); 1HGCM82633A004352 is a Honda Accord.
 VALID_NA_VINS = ["1M8GDM9AXKP042788", "1HGCM82633A004352", "11111111111111111"]
 
 

@@ -88,13 +88,12 @@ def test_an_instructor_removed_from_the_school_loses_access(db, world):
     assert not policy.can_view_mentee(db, actor, world.mentee.id)
 
 
-def test_a_mentor_sees_only_their_active_mentees(browser, world, db):
+def test_a_mentor_sees_the_mentees_of_their_own_shop_only(browser, world, db):
     browser.login(world.mentor.email)
     assert browser.get(f"/mentees/{world.mentee.id}").status_code == 200
-    assert browser.get(f"/mentees/{world.mentee2.id}").status_code == 404  # Nina's mentee
-    people.end_triad(db, Actor(None, "t", True), world.triad)
-    db.commit()
-    assert browser.get(f"/mentees/{world.mentee.id}").status_code == 404
+    assert browser.get(f"/mentees/{world.mentee2.id}").status_code == 200  # Nina's mentee, same shop
+    assert browser.get(f"/mentees/{world.other_mentee.id}").status_code == 404
+    assert "Uma Mentee" not in browser.get("/mentor").text  # the home page lists their own triads
 
 
 def test_a_mentee_sees_only_themself(browser, world):
