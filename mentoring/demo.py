@@ -1,13 +1,15 @@
 """Demo data that reads like a real dealer group and its local college."""
 
 from dataclasses import dataclass
+import random
 from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
-from mentoring import customize, people
+from mentoring import customize, people, progress
+from mentoring.clock import utcnow
 from mentoring.customize import AssignmentIn
-from mentoring.models import Membership, Organization, Person, Triad
+from mentoring.models import Assignment, Membership, Organization, Person, Triad
 from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
 from mentoring.policy import Actor
 from tasklists import store
@@ -89,6 +91,7 @@ def seed(db: Session) -> bool:
             mentee_id=ids[student], school_id=school.id, instructor_id=ids["Karen Holt"],
             consent_active=consent))
     _task_lists(db, actor, orgs, ids)
+    _history(db)
     db.flush()
     return True
 
@@ -126,3 +129,43 @@ def logins(db: Session) -> list[Login]:
     result += [Login(email, names[email], ", ".join(sorted(roles[email])))
                for _, email, _, _ in PEOPLE if email in roles]
     return result
+
+
+# How far each demo mentee has come: (tasks signed, tasks in practice, tasks ready for sign-off).
+PROGRESS = {"Tyler Brooks": (24, 5, 3), "Aisha Khan": (46, 4, 2), "Devon Miller": (9, 3, 1), "Emily Chen": (18, 4, 2)}
+
+
+def _history(db: Session) -> None:
+    """Ten weeks of realistic work: practice, requests and sign-offs, oldest first so the chain reads in order."""
+    rng = random.Random(2026)
+    now = utcnow()
+    for assignment in db.exec(select(Assignment).order_by(Assignment.id)).all():
+        mentee = db.get(Person, assignment.mentee_id)
+        triad = db.get(Triad, assignment.triad_id)
+        mentor, manager = db.get(Person, triad.mentor_id), db.get(Person, triad.manager_id)
+        as_mentee, as_mentor, as_manager = (_actor(db, p) for p in (mentee, mentor, manager))
+        signed, practising, ready = PROGRESS[mentee.full_name]
+        open_tasks = [t for t in progress.tasks_of(db, assignment) if not t.not_applicable]
+        moment = now - timedelta(weeks=10)
+        step = (timedelta(weeks=9) / max(signed, 1))
+        for i, task in enumerate(open_tasks[:signed]):
+            moment += step
+            progress.log_practice(db, as_mentee, assignment.id, task.code, hours=rng.choice(["0.5", "1", "1.5", "2"]),
+                                  at=moment)
+            progress.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=3))
+            progress.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 3, 4, 4, 5]), pin=None,
+                              ro_number=f"RO-{rng.randint(10000, 99999)}", device="shop tablet: Bay 2",
+                              at=moment + timedelta(days=1))
+            if i % 6 == 0:
+                progress.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(days=2))
+        later = open_tasks[signed:signed + practising + ready]
+        for i, task in enumerate(later):
+            moment = now - timedelta(days=6 - i * 0.5, hours=rng.randint(1, 5))
+            progress.log_practice(db, as_mentee, assignment.id, task.code, hours="1", at=moment)
+            if i >= practising:
+                progress.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=2))
+
+
+def _actor(db: Session, person: Person) -> Actor:
+    from mentoring.policy import load_actor
+    return load_actor(db, person, ip="demo")

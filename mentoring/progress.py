@@ -172,12 +172,12 @@ def _context(db: Session, assignment_id: int, code: str) -> Context:
                    states.get(code, TaskState(code)), states, tasks)
 
 
-def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str = "", photo_hashes=(), **fields
-            ) -> ProgressEvent:
+def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str = "", photo_hashes=(),
+            at: datetime | None = None, **fields) -> ProgressEvent:
     last = max((e for s in ctx.states.values() for e in s.events), key=lambda e: e.seq, default=None)
     event = ProgressEvent(assignment_id=ctx.assignment.id, seq=(last.seq + 1) if last else 1,
                           task_code=ctx.task.code, kind=kind, actor_id=actor.person_id, actor_name=actor.name,
-                          at=utcnow(), device=device, ip=actor.ip, prev_hash=last.hash if last else "", hash="",
+                          at=at or utcnow(), device=device, ip=actor.ip, prev_hash=last.hash if last else "", hash="",
                           **fields)
     event.hash = event_hash(event, photo_hashes)
     db.add(event)
@@ -206,7 +206,7 @@ def _text(value: str, limit: int, field_name: str) -> str:
 
 
 def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, hours, note: str = "",
-                 device: str = "") -> ProgressEvent:
+                 device: str = "", at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id not in (ctx.assignment.mentee_id, ctx.triad.mentor_id):
@@ -218,10 +218,11 @@ def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, ho
         minutes = 0
     if not 1 <= minutes <= 12 * 60:
         raise FormError({"hours": "Enter the hours practised, between 0.1 and 12."})
-    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device)
+    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device, at=at)
 
 
-def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "") -> ProgressEvent:
+def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "",
+                    at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id != ctx.assignment.mentee_id:
@@ -231,7 +232,7 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
         raise AlreadySigned(ctx.state.signoff)
     if ctx.state.status == "ready":
         raise FormError({"": f"{code} is already waiting for sign-off."})
-    return _append(db, actor, ctx, "ready", device=device)
+    return _append(db, actor, ctx, "ready", device=device, at=at)
 
 
 def may_sign(actor: Actor, assignment: Assignment) -> bool:
@@ -240,9 +241,11 @@ def may_sign(actor: Actor, assignment: Assignment) -> bool:
 
 
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
-             note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=()
-             ) -> ProgressEvent:
-    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet)."""
+             note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
+             at: datetime | None = None) -> ProgressEvent:
+    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet).
+
+    `at` is for loading history (the demo); pages and the API always sign at the server's time."""
     from mentoring.evidence import normalize_ro, normalize_vin
 
     if pin is not None:  # before the lock: hashing the PIN is the slow part
@@ -264,7 +267,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         raise FormError({"rating": "Choose a rating from 1 to 5."})
     fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
                   ro_number=normalize_ro(ro_number), vin=normalize_vin(vin))
-    return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, **fields)
+    return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
 
 
 def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
@@ -286,7 +289,8 @@ def _safety_first(ctx: Context) -> None:
                              + ("…" if len(waiting) > 5 else "") + "."})
 
 
-def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "") -> ProgressEvent:
+def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "",
+                at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if policy.can_manage_shop(actor, ctx.shop.id):
@@ -299,7 +303,7 @@ def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, dev
         raise FormError({"": f"{code} has no sign-off to countersign."})
     if any(e.meaning == meaning for e in ctx.state.countersigns):
         raise FormError({"": f"{code} is already {meaning}."})
-    return _append(db, actor, ctx, "countersign", meaning=meaning, device=device)
+    return _append(db, actor, ctx, "countersign", meaning=meaning, device=device, at=at)
 
 
 def revoke(db: Session, actor: Actor, assignment_id: int, code: str, *, reason: str, device: str = ""

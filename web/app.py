@@ -16,7 +16,7 @@ from litestar.template import TemplateConfig
 from web import errors, templating
 from web.db import Database
 from web.deps import provide_actor, provide_db
-from web.pages import admin, api, auth, homes, progress, tablet, tasklists
+from web.pages import admin, api, api_v1, auth, homes, progress, tablet, tasklists
 from web.settings import Settings
 
 HERE = Path(__file__).parent
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             # share a path one by one wraps sync_to_thread handlers twice (seen in Litestar 2.25).
             Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS,
                                         *tasklists.HANDLERS, *progress.HANDLERS,
-                                        *tablet.HANDLERS]),
+                                        *tablet.HANDLERS, *api_v1.HANDLERS]),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         dependencies={
@@ -52,5 +52,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),
+        request_max_body_size=10 * 1024 * 1024,  # an 8 MB photo plus the form around it
         on_shutdown=[database.dispose],
     )

@@ -1,0 +1,415 @@
+"""The versioned JSON API, /api/v1, and the admin pages that issue its tokens.
+
+Programs authenticate with `Authorization: Bearer mtk_…`; a token acts with its person's roles in the
+token's organization only. Without a token the signed-in cookie session is used, so HTMX can call the same
+endpoints; a cookie-authenticated write must then carry the CSRF token in `x-csrftoken`.
+Errors answer {"status_code", "detail", "errors"?}.
+"""
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from mentoring import apitokens, board, policy, progress, roster
+from mentoring.errors import FormError, NotFound
+from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
+from mentoring.policy import Actor
+from tasklists.models import ShopTaskList, ShopTaskListVersion
+from web.deps import SAFE_METHODS, current_actor, database_of
+from web.render import FormData, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+
+DEVICE = "api"
+TAGS = ["API v1"]
+
+
+# --- authentication -------------------------------------------------------------------------
+
+def _bearer(request: Request) -> str | None:
+    """The raw token of an `Authorization: Bearer …` header; None when there is no such header."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _unauthorized(detail: str) -> NotAuthorizedException:
+    return NotAuthorizedException(detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def _token_actor(request: Request, db: Session) -> Actor:
+    """The actor of a Bearer token, else of the session cookie; 401 when neither is valid."""
+    raw = _bearer(request)
+    if raw is None:
+        actor = current_actor(request, db)
+        if actor is None:
+            raise _unauthorized("Send an API token (Authorization: Bearer mtk_…) or sign in.")
+        return actor
+    ip = request.client.host if request.client else ""
+    if request.method in SAFE_METHODS:
+        # Readers hold no write lock: record the token's use in a short transaction of its own.
+        token = apitokens.find_token(db, raw)
+        actor = apitokens.actor_of(db, token, ip) if token else None
+        if actor is not None and apitokens.needs_touch(token):
+            with database_of(request).transaction() as writer:
+                apitokens.touch(writer, token.id)
+    else:
+        actor = apitokens.actor_for_token(db, raw, ip)  # use recorded with the change
+    if actor is None:
+        raise _unauthorized("That API token is unknown or revoked.")
+    return actor
+
+
+def _require_csrf_without_token(request: Request) -> None:
+    """The POST handlers skip the CSRF middleware; a cookie-authenticated call must still prove its origin."""
+    if _bearer(request) is not None:
+        return
+    header = request.headers.get("x-csrftoken", "")
+    cookie = request.cookies.get("csrftoken", "")
+    if not header or not cookie or not secrets.compare_digest(header.encode(), cookie.encode()):
+        raise PermissionDeniedException("CSRF token missing or wrong: send the csrftoken cookie's value in "
+                                        "x-csrftoken, or authenticate with an API token.")
+
+
+def _assignment(db: Session, actor: Actor, assignment_id: int) -> Assignment:
+    """Every object is reached through its assignment: the policy, then the token's organization."""
+    return apitokens.check_scope(db, actor, board.get_assignment(db, actor, assignment_id))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- response models --------------------------------------------------------------------------
+
+class PersonRef(BaseModel):
+    id: int
+    full_name: str
+
+
+class OrganizationRef(BaseModel):
+    id: int
+    name: str
+
+
+class TriadOut(BaseModel):
+    id: int
+    shop: OrganizationRef
+    mentee: PersonRef
+    mentor: PersonRef
+    manager: PersonRef
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class TaskListRef(BaseModel):
+    id: int
+    name: str
+    level: str
+    version_id: int
+    version: int = Field(description="The published version number the assignment is pinned to.")
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    triad_id: int
+    shop: OrganizationRef
+    mentee: PersonRef
+    task_list: TaskListRef
+    start_date: date
+    target_date: date | None
+    ended_at: datetime | None
+
+
+class AssignmentDetailOut(AssignmentOut):
+    counts: dict[str, int] = Field(description="Applicable tasks per status: not_started, practicing, ready, "
+                                               "signed.")
+
+
+class SignoffOut(BaseModel):
+    event_seq: int
+    signed_by: str = Field(description="The signer's printed name at signing time.")
+    signed_at: datetime = Field(description="Server time, UTC.")
+    meaning: str
+    rating: int | None
+
+
+class CountersignOut(BaseModel):
+    event_seq: int
+    signed_by: str
+    signed_at: datetime
+    meaning: str
+
+
+class TaskOut(BaseModel):
+    code: str
+    statement: str
+    area_code: str
+    section_code: str
+    priority: str
+    phase: str
+    not_applicable: bool
+    status: Literal["not_started", "practicing", "ready", "signed"]
+    practice_minutes: int
+    signoff: SignoffOut | None
+    countersignatures: list[CountersignOut]
+
+
+class EventOut(BaseModel):
+    seq: int
+    task_code: str
+    kind: str
+    actor_name: str
+    at: datetime
+    meaning: str
+    rating: int | None
+    minutes: int | None
+    note: str
+    reason: str
+    ro_number: str
+    vin: str
+    device: str
+    hash: str
+    prev_hash: str
+
+
+class EventIn(BaseModel):
+    task_code: str = Field(max_length=40)
+    kind: Literal["practice", "ready", "signoff", "countersign", "revoke", "comment"]
+    rating: int | str | None = Field(default=None, description="signoff: 1 to 5.")
+    pin: str | None = Field(default=None, description="signoff: the signer's sign-off PIN (required).")
+    hours: float | str | None = Field(default=None, description="practice: hours practised, 0.1 to 12.")
+    note: str = Field(default="", description="practice, signoff, comment.")
+    reason: str = Field(default="", description="revoke: why the sign-off is revoked.")
+    ro_number: str = Field(default="", description="signoff: repair-order number.")
+    vin: str = Field(default="", description="signoff: vehicle identification number.")
+
+
+class AlreadySignedOut(BaseModel):
+    status_code: int
+    detail: str
+    signed_by: str
+    signed_at: datetime
+
+
+def _event_out(e: ProgressEvent) -> EventOut:
+    return EventOut(seq=e.seq, task_code=e.task_code, kind=e.kind, actor_name=e.actor_name, at=_utc(e.at),
+                    meaning=e.meaning, rating=e.rating, minutes=e.minutes, note=e.note, reason=e.reason,
+                    ro_number=e.ro_number, vin=e.vin, device=e.device, hash=e.hash, prev_hash=e.prev_hash)
+
+
+def _person(p: Person) -> PersonRef:
+    return PersonRef(id=p.id, full_name=p.full_name)
+
+
+def _org(o: Organization) -> OrganizationRef:
+    return OrganizationRef(id=o.id, name=o.name)
+
+
+def _assignment_out(a: Assignment, mentee: Person, shop: Organization, version: ShopTaskListVersion,
+                    task_list: ShopTaskList) -> AssignmentOut:
+    return AssignmentOut(id=a.id, triad_id=a.triad_id, shop=_org(shop), mentee=_person(mentee),
+                         task_list=TaskListRef(id=task_list.id, name=task_list.name, level=task_list.level,
+                                               version_id=version.id, version=version.number),
+                         start_date=a.start_date, target_date=a.target_date, ended_at=_utc(a.ended_at))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _visible_triads(db: Session, actor: Actor) -> list[roster.TriadRow]:
+    """Managers and admins: their shops' triads; mentors and mentees: their own; instructors: their students'.
+    With a token, only what its organization grants."""
+    scoped = isinstance(actor, apitokens.TokenActor)
+    member_of = {org for org, _ in actor.memberships}
+    found: dict[int, roster.TriadRow] = {}
+    for row in roster.triads_at(db, actor.orgs_where("admin", "manager")):
+        found[row.triad.id] = row
+    own = [*roster.triads_mentored_by(db, actor.person_id), roster.triad_of(db, actor.person_id)]
+    for row in own:
+        if row is not None and (not scoped or row.triad.shop_id in member_of):
+            found[row.triad.id] = row
+    for student in roster.students_of(db, actor):
+        if scoped and student.enrollment.school_id not in member_of:
+            continue
+        row = roster.triad_of(db, student.mentee.id)
+        if row is not None and row.triad.shop_id == student.enrollment.shop_id:
+            found[row.triad.id] = row
+    return sorted(found.values(), key=lambda r: (r.shop.name, r.mentee.full_name, r.triad.id))
+
+
+@get("/api/v1/triads", sync_to_thread=True, tags=TAGS)
+def list_triads(request: Request, db: Db) -> list[TriadOut]:
+    """Active triads the caller may see."""
+    actor = _token_actor(request, db)
+    return [TriadOut(id=r.triad.id, shop=_org(r.shop), mentee=_person(r.mentee), mentor=_person(r.mentor),
+                     manager=_person(r.manager), started_at=_utc(r.triad.started_at),
+                     ended_at=_utc(r.triad.ended_at)) for r in _visible_triads(db, actor)]
+
+
+def _assignment_rows(db: Session):
+    return (select(Assignment, Person, Organization, ShopTaskListVersion, ShopTaskList)
+            .join(Person, Person.id == Assignment.mentee_id)
+            .join(Organization, Organization.id == Assignment.shop_id)
+            .join(ShopTaskListVersion, ShopTaskListVersion.id == Assignment.version_id)
+            .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id))
+
+
+@get("/api/v1/assignments", sync_to_thread=True, tags=TAGS)
+def list_assignments(request: Request, db: Db, include_ended: FromQuery[bool] = False) -> list[AssignmentOut]:
+    """Assignments of the mentees the caller may see; ended ones only with include_ended=true."""
+    actor = _token_actor(request, db)
+    ids = policy.visible_mentee_ids(actor).subquery()
+    query = _assignment_rows(db).where(Assignment.mentee_id.in_(select(ids.c[0])))
+    if not include_ended:
+        query = query.where(Assignment.ended_at.is_(None))
+    rows = db.exec(query.order_by(Person.full_name, Assignment.start_date, Assignment.id)).all()
+    return [_assignment_out(*row) for row in rows if apitokens.in_scope(db, actor, row[0])]
+
+
+@get("/api/v1/assignments/{assignment_id:int}", sync_to_thread=True, tags=TAGS)
+def assignment_detail(request: Request, db: Db, assignment_id: FromPath[int]) -> AssignmentDetailOut:
+    actor = _token_actor(request, db)
+    assignment = _assignment(db, actor, assignment_id)
+    b = board.board(db, assignment)
+    out = _assignment_out(assignment, b.mentee, b.shop, b.version, b.task_list)
+    return AssignmentDetailOut(**out.model_dump(), counts=b.counts())
+
+
+@get("/api/v1/assignments/{assignment_id:int}/tasks", sync_to_thread=True, tags=TAGS)
+def assignment_tasks(request: Request, db: Db, assignment_id: FromPath[int]) -> list[TaskOut]:
+    """The assignment's tasks in list order, each with its state derived from the events."""
+    actor = _token_actor(request, db)
+    b = board.board(db, _assignment(db, actor, assignment_id))
+    tasks = []
+    for row in b.rows:
+        t, s = row.task, row.state
+        signoff = None
+        if s.signoff is not None:
+            signoff = SignoffOut(event_seq=s.signoff.seq, signed_by=s.signoff.actor_name,
+                                 signed_at=_utc(s.signoff.at), meaning=s.signoff.meaning, rating=s.signoff.rating)
+        tasks.append(TaskOut(
+            code=t.code, statement=t.statement, area_code=t.area_code, section_code=t.section_code,
+            priority=t.priority, phase=t.phase, not_applicable=t.not_applicable, status=s.status,
+            practice_minutes=s.minutes, signoff=signoff,
+            countersignatures=[CountersignOut(event_seq=c.seq, signed_by=c.actor_name, signed_at=_utc(c.at),
+                                              meaning=c.meaning) for c in s.countersigns]))
+    return tasks
+
+
+@get("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS)
+def assignment_events(request: Request, db: Db, assignment_id: FromPath[int], task_code: FromQuery[str] = "",
+                      after_seq: FromQuery[int] = 0) -> list[EventOut]:
+    """Every event of the hash chain in order; filter by task_code, or fetch only those after after_seq."""
+    actor = _token_actor(request, db)
+    assignment = _assignment(db, actor, assignment_id)
+    return [_event_out(e) for e in progress.events_of(db, assignment.id)
+            if e.seq > after_seq and (not task_code or e.task_code == task_code)]
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _on_already_signed(_request: Request, exc: progress.AlreadySigned) -> Response:
+    body = AlreadySignedOut(status_code=409, detail=str(exc), signed_by=exc.event.actor_name,
+                            signed_at=_utc(exc.event.at))
+    return Response(body.model_dump(mode="json"), status_code=409)
+
+
+def _on_invalid_body(_request: Request, exc: ValidationException) -> Response:
+    """Body validation answers like a FormError: 422 with one message per field."""
+    errors: dict[str, str] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.setdefault(str(item.get("key", "")), str(item.get("message", "Invalid value")))
+    return Response({"status_code": 422, "detail": "The request body is not valid.", "errors": errors},
+                    status_code=422)
+
+
+def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn) -> ProgressEvent:
+    aid, code = assignment.id, data.task_code
+    match data.kind:
+        case "practice":
+            hours = "" if data.hours is None else data.hours
+            return progress.log_practice(db, actor, aid, code, hours=hours, note=data.note, device=DEVICE)
+        case "ready":
+            return progress.request_signoff(db, actor, aid, code, device=DEVICE)
+        case "signoff":
+            # No shared tablet here: the PIN is always the second factor.
+            return progress.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
+                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE)
+        case "countersign":
+            return progress.countersign(db, actor, aid, code, device=DEVICE)
+        case "revoke":
+            return progress.revoke(db, actor, aid, code, reason=data.reason, device=DEVICE)
+        case "comment":
+            return progress.comment(db, actor, aid, code, note=data.note, device=DEVICE)
+    raise FormError({"kind": "Unknown kind."})  # pragma: no cover - the model allows only the kinds above
+
+
+@post("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, status_code=201,
+      exclude_from_csrf=True,
+      exception_handlers={progress.AlreadySigned: _on_already_signed, ValidationException: _on_invalid_body},
+      responses={409: ResponseSpec(data_container=AlreadySignedOut, description="Someone signed the task first.")})
+def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSONBody[EventIn]) -> EventOut:
+    """Add one progress event under the same rules as the pages. A sign-off needs the signer's PIN."""
+    actor = _token_actor(request, db)
+    _require_csrf_without_token(request)
+    assignment = _assignment(db, actor, assignment_id)
+    event = _add_event(db, actor, assignment, data)
+    db.commit()
+    return _event_out(event)
+
+
+# --- admin pages: issuing and revoking tokens -----------------------------------------------------
+
+def _tokens_page(db: Session, org: Organization, *, status_code: int = 200, errors=None, form=None,
+                 created: ApiToken | None = None, raw: str = "") -> Response:
+    members = {row.person.id: row.person for row in roster.members_of(db, org.id) if row.person.is_active}
+    response = page("admin/tokens.html", status_code=status_code, org=org, rows=apitokens.tokens_of_org(db, org.id),
+                    people=sorted(members.values(), key=lambda p: p.full_name), errors=errors or {},
+                    form=form or {}, created=created, raw_token=raw)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@get("/admin/orgs/{org_id:int}/tokens", sync_to_thread=True, include_in_schema=False)
+def tokens_page(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
+    return _tokens_page(db, policy.get_org_for_admin(db, actor, org_id))
+
+
+@post("/admin/orgs/{org_id:int}/tokens", sync_to_thread=True, include_in_schema=False)
+def token_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
+    org = policy.get_org_for_admin(db, actor, org_id)
+    form = {"person_id": str(data.get("person_id", "")), "name": str(data.get("name", ""))}
+    try:
+        person_id = int(form["person_id"]) if form["person_id"].isdigit() else None
+        token, raw = apitokens.create_token(db, actor, org, person_id, form["name"])
+    except FormError as e:
+        db.rollback()
+        return _tokens_page(db, org, status_code=400, errors=e.errors, form=form)
+    db.commit()
+    return _tokens_page(db, org, status_code=201, created=token, raw=raw)
+
+
+@post("/admin/tokens/{token_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
+def token_revoke(db: Db, actor: Me, token_id: FromPath[int]) -> Response:
+    token = db.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound
+    org = policy.get_org_for_admin(db, actor, token.organization_id)
+    apitokens.revoke_token(db, actor, token)
+    db.commit()
+    return see_other(f"/admin/orgs/{org.id}/tokens")
+
+
+HANDLERS = [list_triads, list_assignments, assignment_detail, assignment_tasks, assignment_events, add_event,
+            tokens_page, token_create, token_revoke]
