@@ -24,6 +24,14 @@ run: $(VENV)
 test: $(VENV)
 	$(BIN)/pytest
 
+BENCH_DB ?= sqlite
+
+# Benchmarks print their figures; they are not part of the test suite.
+# PostgreSQL: MENTORING_BENCH_DATABASE_URL=postgresql://… make bench BENCH_DB=postgres
+bench: $(VENV)
+	$(BIN)/python bench/taskpage.py --db $(BENCH_DB)
+	$(BIN)/python bench/signoff.py --db $(BENCH_DB)
+
 lint: $(VENV)
 	$(BIN)/ruff check .
 

@@ -1,7 +1,7 @@
 """Demo data that reads like a real dealer group and its local college."""
 
-from dataclasses import dataclass
 import random
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlmodel import Session, select

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import select
 
-from mentoring import people, policy
+from mentoring import policy
 from mentoring.models import Membership
 from mentoring.policy import Actor, load_actor
 

@@ -1,6 +1,8 @@
 """The Litestar application factory."""
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from litestar import Litestar, Router
@@ -20,6 +22,14 @@ from web.pages import admin, api, api_v1, auth, homes, progress, tablet, tasklis
 from web.settings import Settings
 
 HERE = Path(__file__).parent
+
+
+WORKER_THREADS = 32  # sync handlers wait on the database; the default pool is only cpu count + 4
+
+
+def _worker_threads() -> None:
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="mentoring"))
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
@@ -53,5 +63,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),
         request_max_body_size=10 * 1024 * 1024,  # an 8 MB photo plus the form around it
+        on_startup=[_worker_threads],
         on_shutdown=[database.dispose],
     )

@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from litestar import Request
-from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from sqlmodel import Session
 
@@ -39,33 +38,36 @@ def provide_db(request: Request) -> Iterator[Session]:
 TABLET_COOKIE = "mentoring_tablet"
 
 
-def current_actor(request: Request, db: Session) -> Actor | None:
-    settings = settings_of(request)
-    found = sessions.lookup(
-        db, request.cookies.get(session_cookie_name(settings)),
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        absolute=timedelta(hours=settings.session_max_hours),
-    )
-    if found is None:
-        return None
-    session, person = found
-    if session.tablet_id is not None:
-        # A turn on a shop tablet: only on that tablet, and only until a minute passes without a tap.
-        device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
-        if device is None or device.id != session.tablet_id or sessions.idle_for(session) > tablets.IDLE_SECONDS:
+def current_actor(request: Request) -> Actor | None:
+    """The signed-in person, read in a short session of its own.
+
+    It must not start the request's transaction: on SQLite that takes the write lock, and a lock taken in
+    one worker thread but released only after the handler ran in another can deadlock a small thread pool."""
+    settings, database = settings_of(request), database_of(request)
+    with database.session() as db:
+        found = sessions.lookup(
+            db, request.cookies.get(session_cookie_name(settings)),
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        )
+        if found is None:
             return None
-        request.state.tablet_name = device.name
+        session, person = found
+        if session.tablet_id is not None:
+            # A turn on a shop tablet: only on that tablet, and only until a minute passes without a tap.
+            device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+            if device is None or device.id != session.tablet_id or sessions.idle_for(session) > tablets.IDLE_SECONDS:
+                return None
+            request.state.tablet_name = device.name
+        actor = load_actor(db, person, request.client.host if request.client else "")
     if sessions.needs_touch(session) or session.tablet_id is not None:
-        if request.method in SAFE_METHODS:
-            with database_of(request).transaction() as writer:
-                sessions.touch(writer, session.id)
-        else:
-            sessions.touch(db, session.id)
-    return load_actor(db, person, request.client.host if request.client else "")
+        with database.transaction() as writer:
+            sessions.touch(writer, session.id)
+    return actor
 
 
-def provide_actor(request: Request, db: NamedDependency[Session]) -> Actor:
-    actor = current_actor(request, db)
+def provide_actor(request: Request) -> Actor:
+    actor = current_actor(request)
     if actor is None:
         raise NotAuthorizedException("Sign in to continue.")
     request.state.actor = actor  # for the navigation in base.html

@@ -49,7 +49,7 @@ def _token_actor(request: Request, db: Session) -> Actor:
     """The actor of a Bearer token, else of the session cookie; 401 when neither is valid."""
     raw = _bearer(request)
     if raw is None:
-        actor = current_actor(request, db)
+        actor = current_actor(request)
         if actor is None:
             raise _unauthorized("Send an API token (Authorization: Bearer mtk_…) or sign in.")
         return actor

@@ -25,7 +25,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @get("/", sync_to_thread=True)
 def index(request: Request, db: NamedDependency[Session]) -> Redirect:
-    actor = current_actor(request, db)
+    actor = current_actor(request)
     if actor:
         return Redirect(home_path(actor))
     return Redirect("/tablet" if request.cookies.get(TABLET_COOKIE) else "/login")
@@ -33,7 +33,7 @@ def index(request: Request, db: NamedDependency[Session]) -> Redirect:
 
 @get("/login", sync_to_thread=True)
 def login_page(request: Request, db: NamedDependency[Session], next: FromQuery[str | None] = None) -> Response:
-    actor = current_actor(request, db)
+    actor = current_actor(request)
     if actor:
         return Redirect(_safe_next(next) or home_path(actor))
     return page("auth/login.html", form={"next": next or ""}, errors={})
