@@ -41,6 +41,7 @@ class OrganizationIn(BaseModel):
     name: str
     kind: Literal[ORG_KINDS]  # type: ignore[valid-type]
     timezone: str = "America/Chicago"
+    safety_first: bool = False  # shops only: area 0 (safety) must be signed before other tasks
 
     @field_validator("name", mode="before")
     @classmethod

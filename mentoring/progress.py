@@ -141,15 +141,14 @@ def verify_chains(db: Session) -> list[BrokenLink]:
 
 @dataclass(frozen=True)
 class Context:
-    """Everything about the assignment a rule needs, read under the assignment's lock."""
+    """Everything about one task of an assignment a rule needs, read under the assignment's lock."""
 
     assignment: Assignment
     triad: Triad
     shop: Organization
     task: ShopTask
     state: TaskState
-    states: dict[str, TaskState]
-    tasks: list[ShopTask]
+    last: ProgressEvent | None  # the chain's newest event, whatever its task
 
 
 def _lock(db: Session, assignment_id: int) -> Assignment:
@@ -162,19 +161,23 @@ def _lock(db: Session, assignment_id: int) -> Assignment:
 
 
 def _context(db: Session, assignment_id: int, code: str) -> Context:
+    """A handful of small queries, whatever the length of the list: this runs on every sign-off."""
     assignment = _lock(db, assignment_id)
-    tasks = tasks_of(db, assignment)
-    task = next((t for t in tasks if t.code == code), None)
+    task = db.exec(select(ShopTask).where(ShopTask.version_id == assignment.version_id,
+                                          ShopTask.code == code)).first()
     if task is None:
         raise NotFound
-    states = task_states(events_of(db, assignment.id))
+    events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment.id,
+                                                 ProgressEvent.task_code == code)).all()
+    last = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment.id)
+                   .order_by(ProgressEvent.seq.desc()).limit(1)).first()
     return Context(assignment, db.get(Triad, assignment.triad_id), db.get(Organization, assignment.shop_id), task,
-                   states.get(code, TaskState(code)), states, tasks)
+                   task_states(events).get(code, TaskState(code)), last)
 
 
 def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str = "", photo_hashes=(),
             at: datetime | None = None, **fields) -> ProgressEvent:
-    last = max((e for s in ctx.states.values() for e in s.events), key=lambda e: e.seq, default=None)
+    last = ctx.last
     event = ProgressEvent(assignment_id=ctx.assignment.id, seq=(last.seq + 1) if last else 1,
                           task_code=ctx.task.code, kind=kind, actor_id=actor.person_id, actor_name=actor.name,
                           at=at or utcnow(), device=device, ip=actor.ip, prev_hash=last.hash if last else "", hash="",
@@ -258,7 +261,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     _applicable(ctx)
     if ctx.state.status == "signed":
         raise AlreadySigned(ctx.state.signoff)
-    _safety_first(ctx)
+    _safety_first(db, ctx)
     try:
         rating = int(rating)
     except (TypeError, ValueError):
@@ -279,11 +282,15 @@ def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
         raise FormError({"pin": "That PIN is not right."})
 
 
-def _safety_first(ctx: Context) -> None:
+def _safety_first(db: Session, ctx: Context) -> None:
     if not ctx.shop.safety_first or ctx.task.area_code == "0":
         return
-    waiting = [t.code for t in ctx.tasks if t.area_code == "0" and not t.not_applicable
-               and ctx.states.get(t.code, TaskState(t.code)).status != "signed"]
+    safety = db.exec(select(ShopTask.code).where(ShopTask.version_id == ctx.assignment.version_id,
+                                                 ShopTask.area_code == "0", ShopTask.not_applicable.is_(False))
+                     .order_by(ShopTask.position)).all()
+    states = task_states(db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == ctx.assignment.id,
+                                                             ProgressEvent.task_code.in_(safety))).all())
+    waiting = [code for code in safety if states.get(code, TaskState(code)).status != "signed"]
     if waiting:
         raise FormError({"": f"{ctx.shop.name} signs the safety tasks first; still open: {', '.join(waiting[:5])}"
                              + ("…" if len(waiting) > 5 else "") + "."})

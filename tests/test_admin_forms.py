@@ -241,3 +241,13 @@ def test_account_forms_show_field_errors(browser, world):
     differ = browser.post("/account/password", {"current_password": PASSWORD, "password": "x" * 12,
                                                 "password_again": "y" * 12})
     assert "differ" in field_error(differ.text, "password_again")
+
+
+def test_an_admin_turns_on_safety_first(browser, world, clean_db):
+    browser.login(world.admin.email)
+    response = browser.post(f"/admin/orgs/{world.shop.id}/edit", {"name": "Riverside Toyota", "kind": "dealership",
+                                                                  "timezone": "America/Chicago",
+                                                                  "safety_first": "on"})
+    assert response.status_code == 303
+    with clean_db.session() as db:
+        assert db.get(Organization, world.shop.id).safety_first

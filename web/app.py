@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             cookie_samesite="lax",
         ),
         # Task-list pages repeat the same markup per task; gzip shrinks them about tenfold.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),

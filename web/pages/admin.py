@@ -39,7 +39,8 @@ def org_new(actor: Me) -> Response:
 def org_create(db: Db, actor: Me, data: FormData) -> Response:
     _require_superuser(actor)
     try:
-        org = people.create_organization(db, actor, parse_input(OrganizationIn, data))
+        org = people.create_organization(db, actor, parse_input(OrganizationIn, {
+            **data, "safety_first": checkbox(data, "safety_first")}))
     except FormError as e:
         return form_error("admin/org_form.html", e, data, org=None, kinds=ORG_KINDS)
     db.commit()
@@ -67,7 +68,8 @@ def org_edit(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_admin(db, actor, org_id)
     try:
-        people.update_organization(db, actor, org, parse_input(OrganizationIn, data))
+        form = {**data, "safety_first": checkbox(data, "safety_first")}
+        people.update_organization(db, actor, org, parse_input(OrganizationIn, form))
     except FormError as e:
         db.rollback()
         return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS)
