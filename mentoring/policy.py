@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, or_
 from sqlmodel import Session, select
 
-from mentoring.errors import NotFound
+from mentoring.errors import Forbidden, NotFound
 from mentoring.models import Enrollment, Membership, Organization, Person, Triad
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
@@ -48,6 +48,23 @@ def home_path(actor: Actor) -> str:
         if actor.has_role(role):
             return path
     return "/admin" if actor.is_superuser else "/account"
+
+
+def require_role(actor: Actor, role: str) -> None:
+    """Role pages (the manager's, the mentor's …) are for people who hold that role somewhere."""
+    if not actor.has_role(role):
+        raise Forbidden
+
+
+def require_superuser(actor: Actor) -> None:
+    if not actor.is_superuser:
+        raise Forbidden
+
+
+def require_list_editor(actor: Actor) -> None:
+    """The catalog pages are for the people who shape task lists: shop managers and admins."""
+    if not (actor.orgs_where("admin", "manager") or actor.is_superuser):
+        raise Forbidden
 
 
 # --- organizations -----------------------------------------------------------

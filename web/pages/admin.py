@@ -30,14 +30,14 @@ def admin_home(db: Db, actor: Me) -> Response:
 
 @get("/admin/orgs/new", sync_to_thread=True)
 def org_new(actor: Me) -> Response:
-    _require_superuser(actor)
+    policy.require_superuser(actor)
     return page("admin/org_form.html", org=None, kinds=ORG_KINDS, form={"timezone": "America/Chicago"},
                 errors={})
 
 
 @post("/admin/orgs/new", sync_to_thread=True)
 def org_create(db: Db, actor: Me, data: FormData) -> Response:
-    _require_superuser(actor)
+    policy.require_superuser(actor)
     try:
         org = people.create_organization(db, actor, parse_input(OrganizationIn, {
             **data, "safety_first": checkbox(data, "safety_first")}))
@@ -75,11 +75,6 @@ def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Resp
         return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS)
     db.commit()
     return see_other(f"/admin/orgs/{org.id}")
-
-
-def _require_superuser(actor: Actor) -> None:
-    if not actor.is_superuser:
-        raise Forbidden
 
 
 # --- people and roles ----------------------------------------------------------

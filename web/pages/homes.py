@@ -6,19 +6,13 @@ from litestar.params import FromPath
 from sqlmodel import Session
 
 from mentoring import board, policy, roster
-from mentoring.errors import Forbidden
 from mentoring.policy import Actor
 from web.render import page
 
 
-def _require_role(actor: Actor, role: str) -> None:
-    if not actor.has_role(role):
-        raise Forbidden
-
-
 @get("/manager", sync_to_thread=True)
 def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    _require_role(actor, "manager")
+    policy.require_role(actor, "manager")
     shops = actor.orgs_where("manager")
     return page("homes/manager.html", shops=roster.organizations(db, shops),
                 triads=roster.triads_at(db, shops), enrollments=roster.enrollments_at_shops(db, shops),
@@ -27,13 +21,13 @@ def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) ->
 
 @get("/mentor", sync_to_thread=True)
 def mentor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    _require_role(actor, "mentor")
+    policy.require_role(actor, "mentor")
     return page("homes/mentor.html", cards=board.mentor_cards(db, actor))
 
 
 @get("/me", sync_to_thread=True)
 def mentee_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    _require_role(actor, "mentee")
+    policy.require_role(actor, "mentee")
     boards = [board.board(db, a) for a in board.assignments_of(db, actor.person_id)]
     return page("homes/mentee.html", triad=roster.triad_of(db, actor.person_id), boards=boards,
                 next_up={b.assignment.id: board.up_next(b.rows, 3) for b in boards},
@@ -42,7 +36,7 @@ def mentee_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> 
 
 @get("/instructor", sync_to_thread=True)
 def instructor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    _require_role(actor, "instructor")
+    policy.require_role(actor, "instructor")
     return page("homes/instructor.html", students=roster.students_of(db, actor))
 
 

@@ -13,7 +13,7 @@ from litestar.response import File
 from sqlmodel import Session, select
 
 from mentoring import board, evidence, policy, progress
-from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.errors import FormError, NotFound
 from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
 from mentoring.policy import Actor
 from web import sessions
@@ -190,8 +190,7 @@ HANDLERS = [board_page, task_page, sign_off, ready, practice, countersign, revok
 
 @get("/group-signoff", sync_to_thread=True)
 def group_page(db: Db, actor: Me, code: FromQuery[str] = "") -> Response:
-    if not actor.has_role("mentor"):
-        raise Forbidden
+    policy.require_role(actor, "mentor")
     code = code.strip()
     return page("progress/group.html", code=code, candidates=progress.group_candidates(db, actor, code),
                 ratings=progress.RATINGS, errors={}, results=None, form={"rating": str(progress.DEFAULT_RATING)})
@@ -199,8 +198,7 @@ def group_page(db: Db, actor: Me, code: FromQuery[str] = "") -> Response:
 
 @post("/group-signoff", sync_to_thread=True)
 def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
-    if not actor.has_role("mentor"):
-        raise Forbidden
+    policy.require_role(actor, "mentor")
     code = str(data.get("code", "")).strip()
     picked = data.get("assignment_ids", [])
     picked = picked if isinstance(picked, list) else [picked]

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from mentoring import customize, policy, roster
 from mentoring.customize import AssignmentIn
-from mentoring.errors import Forbidden, FormError, NotFound, parse_input
+from mentoring.errors import FormError, NotFound, parse_input
 from mentoring.policy import Actor
 from tasklists import files, shoplists, store
 from tasklists.models import ShopTaskList, TaskListTemplate
@@ -233,24 +233,18 @@ def export_list(db: Db, actor: Me, list_id: FromPath[int], fmt: FromQuery[str] =
 
 @get("/tasklists/templates", sync_to_thread=True)
 def templates_page(db: Db, actor: Me) -> Response:
-    _require_list_editor(actor)
+    policy.require_list_editor(actor)
     return page("tasklists/templates.html", templates=store.templates(db))
 
 
 @get("/tasklists/templates/{template_id:int}/export", sync_to_thread=True)
 def export_template(db: Db, actor: Me, template_id: FromPath[int], fmt: FromQuery[str] = "csv") -> Response:
-    _require_list_editor(actor)
+    policy.require_list_editor(actor)
     template = db.get(TaskListTemplate, template_id)
     if template is None:
         raise NotFound
     return _download(store.template_doc(db, template), fmt,
                      f"{template.program}-{template.edition}-v{template.version}")
-
-
-def _require_list_editor(actor: Actor) -> None:
-    # The catalog is public knowledge, but its pages are for the people who shape lists.
-    if not (actor.orgs_where("admin", "manager") or actor.is_superuser):
-        raise Forbidden
 
 
 def _download(doc, fmt: str, stem: str) -> Response:
