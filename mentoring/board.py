@@ -1,5 +1,6 @@
 """Read models for the task pages: a mentee's list with states, filters, and what comes next."""
 
+import json
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -9,7 +10,8 @@ from mentoring.errors import NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
 from mentoring.policy import Actor
 from mentoring.progress import TaskState, events_of, task_states
-from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion
+from tasklists.coverage import CoverageReport, coverage
+from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
 STATUSES = ("ready", "not_started", "practicing", "signed")
 
@@ -167,3 +169,11 @@ def recent_signoffs(db: Session, shop_ids: set[int], limit: int = 15) -> list[Re
     return [RecentSignoff(e, p, t.statement) for e, p, t in rows]
 
 
+
+
+def coverage_of(db: Session, b: Board) -> CoverageReport:
+    """Per area and priority, tasks signed at or above their required rating, against the edition's rule."""
+    template = db.get(TaskListTemplate, b.task_list.template_id)
+    achieved = {r.task.code for r in b.rows if r.state.signoff
+                and r.state.signoff.rating >= (r.task.required_rating or b.version.required_rating)}
+    return coverage([r.task for r in b.rows], achieved, json.loads(template.coverage_rule))

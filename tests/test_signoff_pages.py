@@ -212,3 +212,18 @@ def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigne
     assert response.status_code == 200 and response.text.count("<strong>signed</strong>") == 2
     events = signoffs(clean_db)
     assert len(events) == 2 and len({e.assignment_id for e in events}) == 2
+
+
+def test_the_task_page_shows_coverage_against_the_rule(browser, world, assigned, clean_db):
+    from mentoring import board
+    from mentoring.models import Assignment
+    browser.login(world.mentor.email)
+    sign(browser, assigned, code="0.A.1", rating="3")
+    sign(browser, assigned, code="0.A.2", rating="2")  # below the list's required rating of 3
+    page = browser.get(f"/assignments/{assigned.id}").text
+    assert "Coverage against the standard" in page
+    with clean_db.session() as db:
+        report = board.coverage_of(db, board.board(db, db.get(Assignment, assigned.id)))
+    supplemental = report.areas[0]
+    assert supplemental.area_code == "0" and supplemental.priorities["P-1"].achieved == 1
+    assert f"1/{supplemental.priorities['P-1'].total}" in page

@@ -39,7 +39,7 @@ def board_page(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]
                    can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id)
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "task-rows":
         return page("progress/_rows.html", **context)
-    return page("progress/board.html", next_up=board.up_next(b.rows), **context)
+    return page("progress/board.html", next_up=board.up_next(b.rows), coverage=board.coverage_of(db, b), **context)
 
 
 def _task_page(db: Session, actor: Actor, assignment: Assignment, code: str, *, errors=None, form=None,
