@@ -41,9 +41,23 @@ def _rating(value, field: str, *, allow_none: bool) -> int | None:
 def start(db: Session, *, shop_id: int, template: TaskListTemplate, level: str, name: str,
           created_by_id: int | None) -> ShopTaskList:
     """A new shop list from a template at one level, as a draft version 1."""
-    name = _clean(name, "name", 120)
     if level not in template.levels.split():
         raise FormError({"level": f"{template.title} {template.edition} has the levels {template.levels}."})
+    task_list, version = _new_list(db, shop_id=shop_id, template=template, level=level, name=name,
+                                   created_by_id=created_by_id)
+    picked = [t for t in template_tasks(db, template.id) if level in t.levels.split()]
+    db.add_all(ShopTask(version_id=version.id, template_task_id=t.id, position=i, area_code=t.area_code,
+                        area_title=t.area_title, section_code=t.section_code, section_title=t.section_title,
+                        code=t.code, statement=t.statement, priority=t.priority, levels=t.levels)
+               for i, t in enumerate(picked))
+    db.flush()
+    return task_list
+
+
+def _new_list(db: Session, *, shop_id: int, template: TaskListTemplate, level: str, name: str,
+              created_by_id: int | None) -> tuple[ShopTaskList, ShopTaskListVersion]:
+    """An empty list with its draft version 1; the name must be free at the shop."""
+    name = _clean(name, "name", 120)
     if db.exec(select(ShopTaskList.id).where(ShopTaskList.shop_id == shop_id, ShopTaskList.name == name)).first():
         raise FormError({"name": "This shop already has a task list with that name."})
     task_list = ShopTaskList(shop_id=shop_id, template_id=template.id, level=level, name=name,
@@ -53,13 +67,7 @@ def start(db: Session, *, shop_id: int, template: TaskListTemplate, level: str, 
     version = ShopTaskListVersion(list_id=task_list.id, number=1)
     db.add(version)
     db.flush()
-    picked = [t for t in template_tasks(db, template.id) if level in t.levels.split()]
-    db.add_all(ShopTask(version_id=version.id, template_task_id=t.id, position=i, area_code=t.area_code,
-                        area_title=t.area_title, section_code=t.section_code, section_title=t.section_title,
-                        code=t.code, statement=t.statement, priority=t.priority, levels=t.levels)
-               for i, t in enumerate(picked))
-    db.flush()
-    return task_list
+    return task_list, version
 
 
 def versions(db: Session, list_id: int) -> list[ShopTaskListVersion]:
@@ -256,16 +264,8 @@ def import_list(db: Session, *, shop_id: int, doc: TaskListDoc, name: str, creat
                   if all(lv in r.levels for r in doc.rows if not is_shop_code(r.code))), None)
     if level is None:
         raise FormError({"file": "The tasks do not share a level of the template."})
-    name = _clean(name, "name", 120)
-    if db.exec(select(ShopTaskList.id).where(ShopTaskList.shop_id == shop_id, ShopTaskList.name == name)).first():
-        raise FormError({"name": "This shop already has a task list with that name."})
-    task_list = ShopTaskList(shop_id=shop_id, template_id=template.id, level=level, name=name,
-                             created_by_id=created_by_id)
-    db.add(task_list)
-    db.flush()
-    version = ShopTaskListVersion(list_id=task_list.id, number=1)
-    db.add(version)
-    db.flush()
+    task_list, version = _new_list(db, shop_id=shop_id, template=template, level=level, name=name,
+                                   created_by_id=created_by_id)
     db.add_all(_imported_task(version.id, i, r, standard.get(r.code)) for i, r in enumerate(doc.rows))
     db.flush()
     return task_list

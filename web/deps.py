@@ -29,6 +29,12 @@ def session_cookie_name(settings: Settings) -> str:
     return "__Host-mentoring" if settings.base_url.startswith("https://") else "mentoring_session"
 
 
+def set_session_cookie(response, settings: Settings, token: str) -> None:
+    name = session_cookie_name(settings)
+    response.set_cookie(name, token, httponly=True, samesite="lax", path="/", secure=name.startswith("__Host-"),
+                        max_age=settings.session_max_hours * 3600)
+
+
 def provide_db(request: Request) -> Iterator[Session]:
     """One session per request. Writers start with the write lock on SQLite; handlers commit."""
     with database_of(request).session(write=request.method not in SAFE_METHODS) as db:

@@ -12,7 +12,7 @@ from mentoring.errors import FormError
 from mentoring.models import Person
 from mentoring.policy import Actor, home_path, load_actor
 from web import sessions
-from web.deps import TABLET_COOKIE, current_actor, session_cookie_name, settings_of
+from web.deps import TABLET_COOKIE, current_actor, session_cookie_name, set_session_cookie, settings_of
 from web.render import FormData, form_error, page, see_other
 
 
@@ -61,9 +61,7 @@ def login(request: Request, db: NamedDependency[Session], data: FormData) -> Res
     audit.record(db, actor, "session.login", person)
     db.commit()
     response = see_other(_safe_next(data.get("next")) or home_path(actor))
-    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/",
-                        secure=cookie.startswith("__Host-"),
-                        max_age=settings.session_max_hours * 3600)
+    set_session_cookie(response, settings, token)
     return response
 
 
@@ -100,9 +98,7 @@ def change_password(request: Request, db: NamedDependency[Session], actor: Named
     token = sessions.start(db, person, ip=actor.ip, user_agent=request.headers.get("user-agent", ""))
     db.commit()
     response = see_other("/account?saved=password")
-    cookie = session_cookie_name(settings_of(request))
-    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/",
-                        secure=cookie.startswith("__Host-"))
+    set_session_cookie(response, settings_of(request), token)
     return response
 
 

@@ -11,7 +11,7 @@ from mentoring.errors import FormError, NotFound
 from mentoring.models import Person, TabletDevice
 from mentoring.policy import Actor
 from web import sessions
-from web.deps import TABLET_COOKIE, session_cookie_name, settings_of
+from web.deps import TABLET_COOKIE, session_cookie_name, set_session_cookie, settings_of
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -60,7 +60,7 @@ def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -
                            user_agent=request.headers.get("user-agent", ""), tablet_id=device.id)
     db.commit()
     response = see_other("/mentor")
-    response.set_cookie(cookie, token, httponly=True, samesite="lax", path="/", secure=cookie.startswith("__Host-"))
+    set_session_cookie(response, settings, token)
     return response
 
 
