@@ -273,13 +273,31 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
 
 
+class WrongPin(FormError):
+    """A wrong PIN; the caller records it (after rolling back the rest) so guessing gets slower."""
+
+
 def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
     """The PIN is the second factor of every signature on a personal device."""
     person = db.get(Person, actor.person_id)
     if person.pin_hash is None:
         raise FormError({"pin": "Set a sign-off PIN on your account page first."})
+    if person.locked_until and person.locked_until > utcnow():
+        raise FormError({"pin": "Too many wrong PINs. Wait a few minutes, or ask a manager to set a new one."})
     if not verify_pin(person, pin or ""):
-        raise FormError({"pin": "That PIN is not right."})
+        raise WrongPin({"pin": "That PIN is not right."})
+    if person.failed_logins:
+        person.failed_logins, person.locked_until = 0, None
+        db.add(person)
+
+
+def record_wrong_pin(db: Session, person_id: int, throttle) -> None:
+    """Wrong PINs count toward the same per-account lock as wrong passwords."""
+    person = db.get(Person, person_id)
+    person.failed_logins += 1
+    wait = throttle.lock_for(person.failed_logins)
+    person.locked_until = utcnow() + wait if wait else None
+    db.add(person)
 
 
 def _safety_first(db: Session, ctx: Context) -> None:

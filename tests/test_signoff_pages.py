@@ -227,3 +227,12 @@ def test_the_task_page_shows_coverage_against_the_rule(browser, world, assigned,
     supplemental = report.areas[0]
     assert supplemental.area_code == "0" and supplemental.priorities["P-1"].achieved == 1
     assert f"1/{supplemental.priorities['P-1'].total}" in page
+
+
+def test_wrong_pins_slow_down_that_mentor(browser, world, assigned, clean_db):
+    browser.login(world.mentor.email)
+    for _ in range(5):
+        assert sign(browser, assigned, pin="9999").status_code == 400
+    locked = sign(browser, assigned, pin="2580")  # even the right PIN waits now
+    assert locked.status_code == 400 and "Too many wrong PINs" in field_error(locked.text, "pin")
+    assert signoffs(clean_db) == []

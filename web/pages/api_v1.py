@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from mentoring import apitokens, board, policy, progress, roster
+from mentoring.auth import Throttle
 from mentoring.errors import FormError, NotFound
 from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
 from mentoring.policy import Actor
@@ -364,7 +365,15 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
     actor = _token_actor(request, db)
     _require_csrf_without_token(request)
     assignment = _assignment(db, actor, assignment_id)
-    event = _add_event(db, actor, assignment, data)
+    try:
+        event = _add_event(db, actor, assignment, data)
+    except progress.WrongPin:
+        db.rollback()
+        settings = request.app.state.settings
+        progress.record_wrong_pin(db, actor.person_id, Throttle(settings.login_lock_after,
+                                                                settings.login_lock_max_minutes))
+        db.commit()
+        raise
     db.commit()
     return _event_out(event)
 

@@ -13,6 +13,7 @@ from litestar.response import File
 from sqlmodel import Session, select
 
 from mentoring import board, evidence, policy, progress
+from mentoring.auth import Throttle
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
 from mentoring.policy import Actor
@@ -98,6 +99,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     except FormError as e:
         db.rollback()
         _discard(folder, stored)
+        _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
         return _task_page(db, actor, assignment, code, errors=e.errors, form=form, status_code=400)
     except Exception:
@@ -112,6 +114,14 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         response.delete_cookie(cookie, path="/")
         return response
     return see_other(f"/assignments/{assignment.id}?signed={code}")
+
+
+def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
+    if isinstance(error, progress.WrongPin):
+        settings = settings_of(request)
+        progress.record_wrong_pin(db, actor.person_id, Throttle(settings.login_lock_after,
+                                                                settings.login_lock_max_minutes))
+        db.commit()
 
 
 def _discard(folder: Path, stored) -> None:
@@ -210,6 +220,7 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
             device=device_of(request))
     except FormError as e:
         db.rollback()
+        _count_wrong_pin(request, db, actor, e)
         return page("progress/group.html", status_code=400, code=code, ratings=progress.RATINGS, errors=e.errors,
                     candidates=progress.group_candidates(db, actor, code), results=None,
                     form={k: v for k, v in data.items() if k != "pin"})
