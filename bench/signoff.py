@@ -33,6 +33,7 @@ from sqlmodel import select
 
 from mentoring.models import Person, ProgressEvent, TabletDevice
 from web import sessions
+from web.app import WORKER_THREADS
 from web.db import Database
 from web.deps import TABLET_COOKIE
 
@@ -334,9 +335,8 @@ def main() -> int:
         print(f"Sign-off benchmark: {bench.label}")
         print(f"uvicorn, 1 worker per app, loopback; {os.cpu_count()} CPUs; load generator: {args.client}, "
               f"{processes} process(es), closed loop (each client waits for its answer)")
-        threads = min(32, (os.cpu_count() or 1) + 4)
-        print(f"app worker threads for sync handlers: {threads} (asyncio's default executor, min(32, CPUs + 4), "
-              "which Litestar's sync_to_thread uses)")
+        threads = WORKER_THREADS
+        print(f"app worker threads for sync handlers: {threads} (web/app.py sets the loop's default executor)")
         print()
         print_table(rows)
         print()
@@ -356,9 +356,6 @@ def main() -> int:
         print("  - Personal device: every sign-off verifies the PIN with argon2id (t=2, 19 MiB), like a real one.")
         print("  - Each sign-off is a new (mentee, task) pair; mentees' lists fill up as the run goes, so later")
         print(f"    sign-offs replay longer event chains ({tasks} tasks per list).")
-        if database.is_sqlite and args.clients > threads and tablet.result.errors:
-            print(f"  - {args.clients} concurrent sign-offs > {threads} worker threads on SQLite: see 'Known problem'"
-                  " in bench/README.md (requests wait for the 30 s busy timeout, then fail).")
         ratio = tablet.rps / rows[0].rps if rows[0].rps else 0.0
         print()
         print(f"sign-off (tablet) / bare throughput ratio: {ratio:.3f}   "
