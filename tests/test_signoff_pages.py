@@ -236,3 +236,9 @@ def test_wrong_pins_slow_down_that_mentor(browser, world, assigned, clean_db):
     locked = sign(browser, assigned, pin="2580")  # even the right PIN waits now
     assert locked.status_code == 400 and "Too many wrong PINs" in field_error(locked.text, "pin")
     assert signoffs(clean_db) == []
+
+
+def test_the_pin_is_typed_into_a_hidden_numeric_field(browser, world, assigned):
+    browser.login(world.mentor.email)
+    page = browser.get(f"/assignments/{assigned.id}/tasks/I.A.1").text
+    assert 'name="pin" type="password"' in page and 'inputmode="numeric"' in page
