@@ -183,12 +183,13 @@ def test_a_tablet_session_is_useless_off_the_tablet(browser, other_browser, worl
     assert other_browser.get("/mentor").status_code == 303
 
 
-def test_a_revoked_tablet_shows_nothing(browser, other_browser, world):
+def test_a_revoked_tablet_shows_nothing(browser, other_browser, world, clean_db):
+    from mentoring.models import TabletDevice
     browser.login(world.manager.email)
     browser.post(f"/shops/{world.shop.id}/tablets", {"name": "Bay 4"})
     other_browser.login(world.manager.email)
-    from mentoring.models import TabletDevice
-    device_id = other_browser.client.app.state.database.session().exec(select(TabletDevice.id)).one()
+    with clean_db.session() as db:
+        device_id = db.exec(select(TabletDevice.id)).one()
     assert other_browser.post(f"/tablets/{device_id}/revoke").status_code == 303
     assert browser.get("/tablet").status_code == 404
 
@@ -198,8 +199,8 @@ def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigne
     from mentoring.customize import AssignmentIn
     from mentoring.policy import Actor
     from tasklists.models import ShopTaskListVersion
-    second_triad = next(t for t in __import__("mentoring.roster", fromlist=["x"]).triads_at(db, {world.shop.id})
-                        if t.mentee.id == world.mentee2.id).triad
+    from mentoring import roster
+    second_triad = next(t for t in roster.triads_at(db, {world.shop.id}) if t.mentee.id == world.mentee2.id).triad
     version = db.get(ShopTaskListVersion, assigned.version_id)
     customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
         triad_id=second_triad.id, version_id=version.id, start_date="2026-09-01"))
