@@ -195,11 +195,10 @@ def test_a_revoked_tablet_shows_nothing(browser, other_browser, world, clean_db)
 
 
 def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigned, clean_db):
-    from mentoring import customize
+    from mentoring import customize, roster
     from mentoring.customize import AssignmentIn
     from mentoring.policy import Actor
     from tasklists.models import ShopTaskListVersion
-    from mentoring import roster
     second_triad = next(t for t in roster.triads_at(db, {world.shop.id}) if t.mentee.id == world.mentee2.id).triad
     version = db.get(ShopTaskListVersion, assigned.version_id)
     customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
