@@ -17,10 +17,8 @@ def target_metadata() -> MetaData:
     import mentoring.models  # noqa: F401
     import web.models  # noqa: F401
 
-    try:
-        import tasklists.models  # noqa: F401
-    except ImportError:
-        pass
+    import exports.models  # noqa: F401
+    import tasklists.models  # noqa: F401
     return SQLModel.metadata
 
 

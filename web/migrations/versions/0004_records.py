@@ -1,0 +1,25 @@
+"""completion records, verification codes, issuer keys, issued credentials (issue #6)
+
+Revision ID: 0004_records
+Revises: 0003_progress
+Create Date: 2026-11-23 00:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+import sqlmodel.sql.sqltypes  # noqa: F401
+from alembic import op  # noqa: F401
+
+
+revision: str = '0004_records'
+down_revision: str | None = '0003_progress'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
