@@ -47,3 +47,18 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def open_page(chromium, **context_options):
+    """A new page that records what the Content-Security-Policy blocked, to be checked when the test ends."""
+    context = chromium.new_context(**context_options)
+    page = context.new_page()
+    page.csp_violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text))
+    return context, page
+
+
+def close_page(context, page) -> None:
+    violations = page.csp_violations
+    context.close()
+    assert not violations, f"the page needed something the CSP forbids: {violations}"

@@ -218,10 +218,10 @@ def chromium():
 @pytest.fixture
 def tablet(chromium):
     """A page the size of a shop tablet held in landscape."""
-    context = chromium.new_context(viewport={"width": 1180, "height": 820}, has_touch=True)
-    page = context.new_page()
+    from .browser import close_page, open_page
+    context, page = open_page(chromium, viewport={"width": 1180, "height": 820}, has_touch=True)
     yield page
-    context.close()
+    close_page(context, page)
 
 
 @pytest.fixture

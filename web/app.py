@@ -15,9 +15,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from web import errors, templating
+from web import errors, security, templating
 from web.db import Database
-from web.deps import provide_actor, provide_db
+from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
 from web.pages import admin, api, api_v1, auth, homes, progress, tablet, tasklists
 from web.settings import Settings
 
@@ -53,10 +53,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                                        engine_callback=templating.configure),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
+            cookie_name=csrf_cookie_name(settings),
             cookie_httponly=True,
-            cookie_secure=settings.base_url.startswith("https://"),
+            cookie_secure=is_https(settings),
             cookie_samesite="lax",
         ),
+        before_send=[security.headers_hook(is_https(settings))],
         # Task-list pages repeat the same markup per task; gzip shrinks them about tenfold.
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),

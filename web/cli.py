@@ -262,8 +262,9 @@ def _or_fail(action):
 
 
 def _register_subcommands() -> None:
-    from web import cli_tasklists
+    from web import cli_backup, cli_tasklists
     cli_tasklists.register(main, _setup, CLI_ACTOR)
+    cli_backup.register(main, _setup, _init)
 
 
 _register_subcommands()

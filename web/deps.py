@@ -14,6 +14,7 @@ from web.db import Database
 from web.settings import Settings
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+TABLET_COOKIE = "mentoring_tablet"  # the tablet cookie's name over plain http
 
 
 def settings_of(request: Request) -> Settings:
@@ -24,9 +25,22 @@ def database_of(request: Request) -> Database:
     return request.app.state.database
 
 
+def is_https(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+# The __Host- prefix pins a cookie to this host and path (no subdomain can set or read it), but
+# browsers accept it only with Secure, which needs HTTPS; plain-http installs use the bare names.
 def session_cookie_name(settings: Settings) -> str:
-    # The __Host- prefix pins the cookie to this host and path, but needs HTTPS.
-    return "__Host-mentoring" if settings.base_url.startswith("https://") else "mentoring_session"
+    return "__Host-mentoring" if is_https(settings) else "mentoring_session"
+
+
+def tablet_cookie_name(settings: Settings) -> str:
+    return "__Host-mentoring_tablet" if is_https(settings) else TABLET_COOKIE
+
+
+def csrf_cookie_name(settings: Settings) -> str:
+    return "__Host-csrftoken" if is_https(settings) else "csrftoken"
 
 
 def set_session_cookie(response, settings: Settings, token: str) -> None:
@@ -39,9 +53,6 @@ def provide_db(request: Request) -> Iterator[Session]:
     """One session per request. Writers start with the write lock on SQLite; handlers commit."""
     with database_of(request).session(write=request.method not in SAFE_METHODS) as db:
         yield db
-
-
-TABLET_COOKIE = "mentoring_tablet"
 
 
 def current_actor(request: Request) -> Actor | None:
@@ -61,7 +72,7 @@ def current_actor(request: Request) -> Actor | None:
         session, person = found
         if session.tablet_id is not None:
             # A turn on a shop tablet: only on that tablet, and only until a minute passes without a tap.
-            device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+            device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings)))
             if device is None or device.id != session.tablet_id or sessions.idle_for(session) > tablets.IDLE_SECONDS:
                 return None
             request.state.tablet_name = device.name

@@ -24,7 +24,7 @@ from mentoring.errors import FormError, NotFound
 from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
 from mentoring.policy import Actor
 from tasklists.models import ShopTaskList, ShopTaskListVersion
-from web.deps import SAFE_METHODS, current_actor, database_of
+from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, settings_of
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -74,7 +74,7 @@ def _require_csrf_without_token(request: Request) -> None:
     if _bearer(request) is not None:
         return
     header = request.headers.get("x-csrftoken", "")
-    cookie = request.cookies.get("csrftoken", "")
+    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
     if not header or not cookie or not secrets.compare_digest(header.encode(), cookie.encode()):
         raise PermissionDeniedException("CSRF token missing or wrong: send the csrftoken cookie's value in "
                                         "x-csrftoken, or authenticate with an API token.")

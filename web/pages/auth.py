@@ -12,7 +12,7 @@ from mentoring.errors import FormError
 from mentoring.models import Person
 from mentoring.policy import Actor, home_path, load_actor
 from web import sessions
-from web.deps import TABLET_COOKIE, current_actor, session_cookie_name, set_session_cookie, settings_of
+from web.deps import current_actor, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, form_error, page, see_other
 
 
@@ -28,7 +28,7 @@ def index(request: Request, db: NamedDependency[Session]) -> Redirect:
     actor = current_actor(request)
     if actor:
         return Redirect(home_path(actor))
-    return Redirect("/tablet" if request.cookies.get(TABLET_COOKIE) else "/login")
+    return Redirect("/tablet" if request.cookies.get(tablet_cookie_name(settings_of(request))) else "/login")
 
 
 @get("/login", sync_to_thread=True)

@@ -11,7 +11,7 @@ from mentoring.errors import FormError, NotFound
 from mentoring.models import Person, TabletDevice
 from mentoring.policy import Actor
 from web import sessions
-from web.deps import TABLET_COOKIE, session_cookie_name, set_session_cookie, settings_of
+from web.deps import session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -20,7 +20,7 @@ DEVICE_COOKIE_DAYS = 365
 
 
 def _device(request: Request, db: Session) -> TabletDevice:
-    device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+    device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request))))
     if device is None:
         raise NotFound
     return device
@@ -28,7 +28,7 @@ def _device(request: Request, db: Session) -> TabletDevice:
 
 @get("/tablet", sync_to_thread=True)
 def shop_screen(request: Request, db: Db) -> Response:
-    device = tablets.device_for(db, request.cookies.get(TABLET_COOKIE))
+    device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request))))
     if device is None:
         return page("tablet/not_enrolled.html", status_code=404)
     return page("tablet/shop.html", device=device, mentors=tablets.mentors_at(db, device.shop_id))
@@ -97,7 +97,7 @@ def enroll(request: Request, db: Db, actor: Me, shop_id: FromPath[int], data: Fo
     sessions.end(db, request.cookies.get(cookie))
     db.commit()
     response = see_other("/tablet")
-    response.set_cookie(TABLET_COOKIE, token, httponly=True, samesite="lax", path="/",
+    response.set_cookie(tablet_cookie_name(settings_of(request)), token, httponly=True, samesite="lax", path="/",
                         secure=cookie.startswith("__Host-"), max_age=DEVICE_COOKIE_DAYS * 86400)
     response.delete_cookie(cookie, path="/")
     return response
