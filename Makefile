@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench crash clean
 
 $(VENV): $(VENV)/.installed
 
@@ -31,6 +31,10 @@ BENCH_DB ?= sqlite
 bench: $(VENV)
 	$(BIN)/python bench/taskpage.py --db $(BENCH_DB)
 	$(BIN)/python bench/signoff.py --db $(BENCH_DB)
+
+# Kill the server with SIGKILL 50 times under sign-off load; checks integrity, audit chains and acknowledged writes.
+crash: $(VENV)
+	$(BIN)/python bench/crash.py --cycles 50
 
 lint: $(VENV)
 	$(BIN)/ruff check .
