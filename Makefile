@@ -26,11 +26,15 @@ test: $(VENV)
 
 BENCH_DB ?= sqlite
 
-# Benchmarks print their figures; they are not part of the test suite.
-# PostgreSQL: MENTORING_BENCH_DATABASE_URL=postgresql://… make bench BENCH_DB=postgres
+# Benchmarks print their figures; they are not part of the test suite. The suite runs on SQLite and, when
+# MENTORING_BENCH_DATABASE_URL names a PostgreSQL server, there too; the others follow BENCH_DB.
 bench: $(VENV)
+	$(BIN)/python bench/suite.py --db sqlite
+	$(BIN)/python bench/suite.py --db postgres
 	$(BIN)/python bench/taskpage.py --db $(BENCH_DB)
+	$(BIN)/python bench/dashboard.py --db $(BENCH_DB)
 	$(BIN)/python bench/signoff.py --db $(BENCH_DB)
+	$(BIN)/python bench/record_pdf.py --db $(BENCH_DB)
 
 # Kill the server with SIGKILL 50 times under sign-off load; checks integrity, audit chains and acknowledged writes.
 crash: $(VENV)

@@ -12,7 +12,7 @@ after the other, with the same closed-loop clients:
     GET /assignments/{id}           the mentor's task page for a full MAST list
     POST .../signoff                a sign-off from a shop tablet turn
     GET /manager                    the manager's dashboard
-    GET .../record.pdf              a completion-record PDF
+    POST .../records/export         a completion-record PDF (format=pdf)
 
 For each: requests per second, p50 and p99 latency, and the throughput as a ratio to /bare in the same
 run. `make bench` runs it on SQLite, and on PostgreSQL when MENTORING_BENCH_DATABASE_URL is set.
@@ -161,9 +161,12 @@ def main() -> int:
                 f"/assignments/{mentor_pages[i % len(mentor_pages)]}", mentor_session)) for i in range(args.clients)],
             "GET /manager (dashboard)": [_load.Plan(repeat=get("/manager", manager_session))
                                          for _ in range(args.clients)],
-            "GET completion record PDF (MAST)": [_load.Plan(repeat=get(
-                f"/assignments/{first_shop[i % len(first_shop)]}/record.pdf", manager_session))
-                for i in range(args.clients)],
+            # Each export issues a record with its own verification code, as a manager's click does.
+            "POST completion record PDF (MAST)": [_load.Plan(repeat=_load.Req(
+                "POST", f"/assignments/{first_shop[i % len(first_shop)]}/records/export",
+                {"Cookie": f"{SESSION_COOKIE}={manager_session}; csrftoken={csrf}",
+                 "Content-Type": "application/x-www-form-urlencoded"},
+                f"_csrf_token={csrf}&format=pdf&paper=letter".encode())) for i in range(args.clients)],
         }
         rows: list[Row] = []
         for label, plan in plans.items():

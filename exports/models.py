@@ -1,1 +1,85 @@
 """Tables owned by exports: what it issues (records, credentials) and the keys it signs with."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+import mentoring.models  # noqa: F401  (tables these point at)
+from mentoring.clock import utcnow
+
+
+class IssuerKey(SQLModel, table=True):
+    """An organization's signing key pair. The private key is stored encrypted under the app secret."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", unique=True)
+    kid: str = Field(max_length=64, unique=True)  # the public key's JWK thumbprint
+    algorithm: str = Field(default="ES256", max_length=10)
+    public_jwk: str = Field(sa_column=Column(Text, nullable=False))
+    private_pem_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CompletionRecord(SQLModel, table=True):
+    """One issued snapshot of an assignment's record, found again by its verification code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=24, unique=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    content: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of what was issued
+    content_hash: str = Field(max_length=64, index=True)
+    issued_at: datetime = Field(default_factory=utcnow)
+    issued_by_id: int | None = Field(default=None, foreign_key="person.id")
+    superseded_at: datetime | None = None  # a newer record of the same assignment was issued
+    revoked_at: datetime | None = None
+    revoked_by_id: int | None = Field(default=None, foreign_key="person.id")
+    revoked_reason: str = Field(default="", max_length=300)
+
+
+class RecordFile(SQLModel, table=True):
+    """The SHA-256 of every file handed out for a record, so that the file itself can be verified."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="completionrecord.id", index=True)
+    kind: str = Field(max_length=20)  # pdf-letter | pdf-a4 | csv | json
+    sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IssuedCredential(SQLModel, table=True):
+    """An Open Badges 3.0 AchievementCredential (or CLR transcript) signed as a VC-JWT."""
+
+    __table_args__ = (UniqueConstraint("uuid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: str = Field(max_length=36)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    issuer_id: int = Field(foreign_key="organization.id", index=True)
+    kind: str = Field(max_length=12)  # area | level | transcript
+    achievement_key: str = Field(max_length=80)  # e.g. "area:V" or "level:MLR"
+    name: str = Field(max_length=200)
+    token: str = Field(sa_column=Column(Text, nullable=False))  # the compact JWS
+    issued_at: datetime = Field(default_factory=utcnow)
+    issued_by_id: int | None = Field(default=None, foreign_key="person.id")
+    revoked_at: datetime | None = None
+    revoked_by_id: int | None = Field(default=None, foreign_key="person.id")
+    revoked_reason: str = Field(default="", max_length=300)
+
+
+class ExportJob(SQLModel, table=True):
+    """A bulk export running in the background; its progress lives here so any app process can show it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    requested_by_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(default="queued", max_length=12)  # queued | running | done | failed
+    total: int = 0
+    done: int = 0
+    file_name: str = Field(default="", max_length=80)  # chosen by the server
+    error: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -158,17 +158,19 @@ class RecentSignoff:
 
 
 def recent_signoffs(db: Session, shop_ids: set[int], limit: int = 15) -> list[RecentSignoff]:
+    # The newest events first, then their tasks: joining tasks before the LIMIT made PostgreSQL read every
+    # sign-off of the shop (a second for 100 mentees on MAST lists).
+    newest = (select(ProgressEvent.id).join(Assignment, Assignment.id == ProgressEvent.assignment_id)
+              .where(Assignment.shop_id.in_(shop_ids), ProgressEvent.kind.in_(["signoff", "countersign", "revoke"]))
+              .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit).subquery())
     rows = db.exec(select(ProgressEvent, Person, ShopTask)
+                   .join(newest, newest.c.id == ProgressEvent.id)
                    .join(Assignment, Assignment.id == ProgressEvent.assignment_id)
                    .join(Person, Person.id == Assignment.mentee_id)
                    .join(ShopTask, (ShopTask.version_id == Assignment.version_id)
                          & (ShopTask.code == ProgressEvent.task_code))
-                   .where(Assignment.shop_id.in_(shop_ids),
-                          ProgressEvent.kind.in_(["signoff", "countersign", "revoke"]))
-                   .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit)).all()
+                   .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc())).all()
     return [RecentSignoff(e, p, t.statement) for e, p, t in rows]
-
-
 
 
 def coverage_of(db: Session, b: Board) -> CoverageReport:

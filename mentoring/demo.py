@@ -92,6 +92,8 @@ def seed(db: Session) -> bool:
             consent_active=consent))
     _task_lists(db, actor, orgs, ids)
     _history(db)
+    _reviews_pay_and_tools(db, actor, orgs["Riverside Toyota"])
+    _completed_areas(db, actor, orgs)
     db.flush()
     return True
 
@@ -169,3 +171,90 @@ def _history(db: Session) -> None:
 def _actor(db: Session, person: Person) -> Actor:
     from mentoring.policy import load_actor
     return load_actor(db, person, ip="demo")
+
+
+def _reviews_pay_and_tools(db: Session, actor: Actor, shop: Organization) -> None:
+    """Manager material at Riverside, so that every dashboard flag shows: one overdue review, one pay step
+    due, tool notes, and a stalled mentee (Jordan, whose last sign-off was five weeks ago)."""
+    from mentoring import dashboard, payplan, reviews
+
+    now = utcnow()
+    mentor = db.exec(select(Person).where(Person.email == "janelle.price@riverside.example")).one()
+    manager = db.exec(select(Person).where(Person.email == "marcus.bell@riverside.example")).one()
+    jordan = people.add_member(db, actor, shop, NewPersonIn(full_name="Jordan Reyes", role="mentee",
+                                                            email="jordan.reyes@riverside.example"))
+    triad = people.create_triad(db, actor, shop, TriadIn(mentee_id=jordan.id, mentor_id=mentor.id,
+                                                         manager_id=manager.id))
+    version = db.get(Assignment, db.exec(select(Assignment.id).where(Assignment.shop_id == shop.id)).first())
+    assignment = customize.assign(db, actor, shop, AssignmentIn(
+        triad_id=triad.id, version_id=version.version_id, start_date=date.today() - timedelta(weeks=10)))
+    as_mentor, as_jordan = _actor(db, mentor), _actor(db, jordan)
+    for i, task in enumerate([t for t in progress.tasks_of(db, assignment) if not t.not_applicable][:6]):
+        moment = now - timedelta(weeks=9) + timedelta(days=5 * i)
+        progress.log_practice(db, as_jordan, assignment.id, task.code, hours="1", at=moment)
+        progress.sign_off(db, as_mentor, assignment.id, task.code, rating=3, pin=None, at=moment + timedelta(days=1))
+
+    as_manager = _actor(db, manager)
+    for t in db.exec(select(Triad).where(Triad.shop_id == shop.id).order_by(Triad.id)).all():
+        t.started_at = now - timedelta(weeks=10)  # the triads began with their task lists
+        db.add(t)
+        mentee = db.get(Person, t.mentee_id)
+        for review in reviews.schedule_standard(db, as_manager, t):
+            if review.kind == "90":
+                continue
+            # Everyone finished their check-ins except Tyler's 60-day one: the manager alone has signed it.
+            signers = [manager] if (review.kind == "60" and mentee.full_name == "Tyler Brooks") else \
+                [manager, db.get(Person, t.mentor_id), mentee]
+            for person in signers:
+                reviews.sign(db, _actor(db, person), review, t, f"{review.title}: steady work; keep going.")
+    triads = {db.get(Person, t.mentee_id).full_name: t for t in db.exec(select(Triad)).all()}
+    payplan.add_pay_step(db, as_manager, triads["Aisha Khan"], dict(
+        title="First raise", amount="1.50", milestone="coverage", milestone_percent="20",
+        note="Agreed at hiring: first raise once a fifth of the list is signed."))
+    payplan.add_pay_step(db, as_manager, triads["Tyler Brooks"], dict(
+        title="Brakes raise", percent="3", milestone="area_p1", milestone_area="V", shared=True,
+        note="Tyler asked about this in the 30-day check-in."))
+    payplan.add_pay_step(db, as_manager, triads["Devon Miller"], dict(
+        title="Six-month step", amount="1.00", milestone="date",
+        milestone_date=(date.today() + timedelta(weeks=16)).isoformat()))
+    payplan.add_tool_record(db, as_manager, triads["Tyler Brooks"], dict(
+        kind="allowance", description="Yearly tool allowance", amount="500", on_date=date.today().replace(day=1),
+        shared=True))
+    payplan.add_tool_record(db, as_manager, triads["Tyler Brooks"], dict(
+        kind="loan", description="3/8 in. click torque wrench", on_date=date.today() - timedelta(days=12),
+        due_back_on=date.today() + timedelta(days=2), note="Shop tool, serial 4471."))
+    payplan.add_tool_record(db, as_manager, triads["Aisha Khan"], dict(
+        kind="issue", description="Safety glasses and nitrile gloves", on_date=date.today() - timedelta(weeks=9)))
+    dashboard.set_stalled_days(db, as_manager, shop, 14)
+
+
+COMPLETED_MENTEE = ("Sam Okafor", "sam.okafor@hillcrest.example")
+
+
+def _completed_areas(db: Session, actor: Actor, orgs: dict) -> None:
+    """A Hillcrest mentee who has finished the safety tasks and the whole brakes area, so that records,
+    credentials and verification can be tried at once. One brake sign-off was revoked and signed again."""
+    shop = orgs["Hillcrest Auto Repair"]
+    mentor = db.exec(select(Person).where(Person.email == "hank.doyle@hillcrest.example")).one()
+    manager = db.exec(select(Person).where(Person.email == "rosa.delgado@hillcrest.example")).one()
+    sam = people.add_member(db, actor, shop, NewPersonIn(full_name=COMPLETED_MENTEE[0], email=COMPLETED_MENTEE[1],
+                                                         role="mentee", password=DEMO_PASSWORD, pin=DEMO_PIN))
+    triad = people.create_triad(db, actor, shop, TriadIn(mentee_id=sam.id, mentor_id=mentor.id, manager_id=manager.id))
+    version_id = db.exec(select(Assignment.version_id).where(Assignment.shop_id == shop.id)).first()
+    start = date.today() - timedelta(weeks=16)
+    assignment = customize.assign(db, actor, shop, AssignmentIn(
+        triad_id=triad.id, version_id=version_id, start_date=start, target_date=start + timedelta(weeks=40)))
+    as_mentor, as_manager, as_sam = _actor(db, mentor), _actor(db, manager), _actor(db, sam)
+    tasks = [t for t in progress.tasks_of(db, assignment) if not t.not_applicable and t.area_code in ("0", "V")]
+    rng = random.Random(6)
+    moment = utcnow() - timedelta(weeks=15)
+    for i, task in enumerate(tasks):
+        moment += timedelta(hours=30)
+        progress.log_practice(db, as_sam, assignment.id, task.code, hours="1", at=moment)
+        progress.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 4, 4, 5]), pin=None,
+                          device="shop tablet: Bay 1", at=moment + timedelta(hours=4))
+        if i % 5 == 0:
+            progress.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(hours=20))
+    redo = tasks[-1].code
+    progress.revoke(db, as_manager, assignment.id, redo, reason="Signed before the bleeder was torqued; redo it.")
+    progress.sign_off(db, as_mentor, assignment.id, redo, rating=3, pin=None, device="shop tablet: Bay 1")

@@ -78,6 +78,12 @@ def can_manage_shop(actor: Actor, shop_id: int) -> bool:
     return bool({"admin", "manager"} & actor.roles_in(shop_id))
 
 
+def can_approve(actor: Actor, shop_id: int) -> bool:
+    """Approving ("approved by manager") and revoking others' sign-offs belong to the shop's managers; an
+    admin who is not also a manager there runs the shop's records, not its mentoring."""
+    return "manager" in actor.roles_in(shop_id)
+
+
 def can_see_pay_plan(actor: Actor, shop_id: int) -> bool:
     """Pay-plan and tool notes: the shop's managers and admins only, never the site operator."""
     return bool({"admin", "manager"} & actor.roles_in(shop_id))
@@ -177,3 +183,59 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment) -> bool:
     """The student, the shop's managers and admins, and the enrollment's own instructor."""
     return (enrollment.mentee_id == actor.person_id or can_manage_shop(actor, enrollment.shop_id)
             or (enrollment.instructor_id == actor.person_id and enrollment.consent_active))
+
+
+# --- pay plans, tools and reviews ------------------------------------------------------------
+
+def pay_plan_access(actor: Actor, shop_id: int, mentee_id: int) -> str | None:
+    """How much of a mentee's pay plan and tool notes the actor may read: "all", "shared" or None.
+
+    The shop's managers and admins see everything; the mentee sees what a manager marked as shared;
+    mentors, instructors, other shops and the site operator see nothing, not even that it exists."""
+    if can_see_pay_plan(actor, shop_id):
+        return "all"
+    if actor.person_id is not None and actor.person_id == mentee_id:
+        return "shared"
+    return None
+
+
+def can_see_reviews(actor: Actor, triad: Triad) -> bool:
+    """Reviews belong to the triad: its three people and the shop's managers and admins."""
+    return (actor.person_id in (triad.mentee_id, triad.mentor_id, triad.manager_id)
+            or can_manage_shop(actor, triad.shop_id))
+
+
+def get_active_triad_for_pay_plan(db: Session, actor: Actor, mentee_id: int) -> Triad:
+    """The mentee's current triad, when the actor may edit that shop's pay plans; otherwise 404."""
+    triad = db.exec(select(Triad).where(Triad.mentee_id == mentee_id, Triad.ended_at.is_(None))).first()
+    if triad is None or not can_see_pay_plan(actor, triad.shop_id):
+        raise NotFound
+    return triad
+
+
+# --- completion records (exports) ----------------------------------------------
+
+def can_export_record(actor: Actor, assignment) -> bool:
+    """A completion record goes to the shop's managers and admins, and to the mentee for their own."""
+    return (can_manage_shop(actor, assignment.shop_id) or can_administer(actor, assignment.shop_id)
+            or actor.person_id == assignment.mentee_id)
+
+
+def can_issue_records(actor: Actor, shop_id: int) -> bool:
+    """Issuing and revoking credentials, revoking records and bulk exports: the shop's managers and admins."""
+    return can_manage_shop(actor, shop_id)
+
+
+def require_record_issuer(actor: Actor, shop_id: int) -> None:
+    """For someone who may see the record (the mentee) but not issue or revoke: 403, not 404."""
+    if not can_issue_records(actor, shop_id):
+        raise Forbidden
+
+
+def get_assignment_for_exporter(db: Session, actor: Actor, assignment_id: int):
+    from mentoring.models import Assignment
+
+    assignment = db.get(Assignment, assignment_id)
+    if assignment is None or not can_export_record(actor, assignment):
+        raise NotFound
+    return assignment

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from mentoring import audit, policy
 from mentoring.auth import verify_pin
 from mentoring.clock import utcnow
-from mentoring.errors import FormError, NotFound
+from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
 from mentoring.policy import Actor
 from tasklists.models import ShopTask
@@ -213,11 +213,11 @@ def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, ho
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id not in (ctx.assignment.mentee_id, ctx.triad.mentor_id):
-        raise FormError({"": "Practice is logged by the mentee or their mentor."})
+        raise Forbidden("Practice is logged by the mentee or their mentor.")
     _applicable(ctx)
     try:
         minutes = round(float(str(hours).replace(",", ".")) * 60)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "inf"/"1e400"; NaN fails the range test below
         minutes = 0
     if not 1 <= minutes <= 12 * 60:
         raise FormError({"hours": "Enter the hours practised, between 0.1 and 12."})
@@ -229,7 +229,7 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id != ctx.assignment.mentee_id:
-        raise FormError({"": "Only the mentee marks a task ready for sign-off."})
+        raise Forbidden("Only the mentee marks a task ready for sign-off.")
     _applicable(ctx)
     if ctx.state.status == "signed":
         raise AlreadySigned(ctx.state.signoff)
@@ -255,7 +255,8 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         check_signing_pin(db, actor, pin)
     ctx = _context(db, assignment_id, code)
     if not may_sign(actor, ctx.assignment):
-        raise NotFound  # another shop's mentor learns nothing about this assignment
+        _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
+        raise Forbidden("Only a mentor of this shop signs tasks off, and never for themselves.")
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
     _applicable(ctx)
@@ -318,12 +319,12 @@ def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, dev
                 at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
-    if policy.can_manage_shop(actor, ctx.shop.id):
+    if policy.can_approve(actor, ctx.shop.id):
         meaning = COUNTERSIGN_MEANINGS["manager"]
     elif actor.has_role("instructor"):
         meaning = COUNTERSIGN_MEANINGS["instructor"]  # _visible already required consent
     else:
-        raise FormError({"": "Countersigning is for the shop's managers and the student's instructor."})
+        raise Forbidden("Countersigning is for the shop's managers and the student's instructor.")
     if ctx.state.status != "signed":
         raise FormError({"": f"{code} has no sign-off to countersign."})
     if any(e.meaning == meaning for e in ctx.state.countersigns):
@@ -335,10 +336,14 @@ def revoke(db: Session, actor: Actor, assignment_id: int, code: str, *, reason: 
            ) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
+    manager = policy.can_approve(actor, ctx.shop.id)
+    refused = Forbidden("A sign-off is revoked by the mentor who gave it or a manager.")
+    if not (manager or "mentor" in actor.roles_in(ctx.shop.id)):
+        raise refused
     if ctx.state.status != "signed":
         raise FormError({"": f"{code} has no sign-off to revoke."})
-    if not (policy.can_manage_shop(actor, ctx.shop.id) or ctx.state.signoff.actor_id == actor.person_id):
-        raise FormError({"": "A sign-off is revoked by the mentor who gave it or a manager."})
+    if not manager and ctx.state.signoff.actor_id != actor.person_id:
+        raise refused
     reason = _text(reason, 300, "reason")
     if not reason:
         raise FormError({"reason": "Say why the sign-off is revoked; the reason is kept with the record."})
@@ -380,10 +385,12 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
         try:
             event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device)
             results.append(GroupResult(assignment_id, name, event))
-        except (AlreadySigned, FormError, NotFound) as refused:
-            message = str(refused) if not isinstance(refused, NotFound) else "not a mentee you can sign for"
+        except (AlreadySigned, FormError, NotFound, Forbidden) as refused:
+            message = str(refused)
             if isinstance(refused, FormError):
                 message = " ".join(refused.errors.values())
+            elif isinstance(refused, NotFound):  # nor may its mentee's name leak
+                name, message = "?", "not a mentee you can sign for"
             results.append(GroupResult(assignment_id, name, None, message))
     return results
 

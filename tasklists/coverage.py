@@ -34,27 +34,44 @@ class CoverageReport:
 
 
 def coverage(rows: Iterable[TaskRow], achieved: set[str], rule: dict[str, int]) -> CoverageReport:
-    tallies: dict[str, dict] = {}  # area code -> counts, in first-appearance order
-    titles: dict[str, str] = {}
-    for row in rows:
-        tally = tallies.setdefault(row.area_code, _empty_tally())
-        titles.setdefault(row.area_code, row.area_title)
-        if row.not_applicable:
-            continue
-        # Shop tasks are the shop's own additions, not part of the standard the rule measures.
-        key = "shop" if is_shop_code(row.code) else row.priority
-        if key not in tally:  # a priority outside P-1..P-3 cannot be held against the rule
-            continue
-        tally[key][0] += 1
-        tally[key][1] += row.code in achieved
-    areas = [_area(code, titles[code], tally, rule) for code, tally in tallies.items()]
-    overall_tally = _empty_tally()
-    for tally in tallies.values():
-        for key, (total, done) in tally.items():
-            overall_tally[key][0] += total
-            overall_tally[key][1] += done
-    overall = _area("", "All areas", overall_tally, rule)
-    return CoverageReport(areas=areas, overall=overall, passes=all(area.passes for area in areas))
+    return Tally(rows).report(achieved, rule)
+
+
+class Tally:
+    """A list's tasks counted once per area and priority, so that many mentees on the same list are each
+    reported by looking at their achieved codes only (the manager's dashboard does this for a whole shop)."""
+
+    def __init__(self, rows: Iterable[TaskRow]):
+        self.totals: dict[str, dict[str, int]] = {}  # area code -> key -> tasks, in first-appearance order
+        self.titles: dict[str, str] = {}
+        self.key_of: dict[str, tuple[str, str]] = {}  # task code -> (area, key) of counted tasks
+        for row in rows:
+            totals = self.totals.setdefault(row.area_code, dict.fromkeys((*PRIORITIES, "shop"), 0))
+            self.titles.setdefault(row.area_code, row.area_title)
+            if row.not_applicable:
+                continue
+            # Shop tasks are the shop's own additions, not part of the standard the rule measures.
+            key = "shop" if is_shop_code(row.code) else row.priority
+            if key not in totals:  # a priority outside P-1..P-3 cannot be held against the rule
+                continue
+            totals[key] += 1
+            self.key_of[row.code] = (row.area_code, key)
+
+    def report(self, achieved: set[str], rule: dict[str, int]) -> CoverageReport:
+        done = {area: dict.fromkeys(keys, 0) for area, keys in self.totals.items()}
+        for code in achieved:
+            if (found := self.key_of.get(code)) is not None:
+                done[found[0]][found[1]] += 1
+        tallies = {area: {key: [total, done[area][key]] for key, total in keys.items()}
+                   for area, keys in self.totals.items()}
+        areas = [_area(code, self.titles[code], tally, rule) for code, tally in tallies.items()]
+        overall_tally = _empty_tally()
+        for tally in tallies.values():
+            for key, (total, count) in tally.items():
+                overall_tally[key][0] += total
+                overall_tally[key][1] += count
+        overall = _area("", "All areas", overall_tally, rule)
+        return CoverageReport(areas=areas, overall=overall, passes=all(area.passes for area in areas))
 
 
 def _empty_tally() -> dict[str, list[int]]:

@@ -18,7 +18,9 @@ values = st.one_of(
 )
 FUZZ = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-ERROR = re.compile(r'class="error"|role="alert"')
+# A form re-rendered with its messages, or (for input no database field can hold, such as a NUL byte) the
+# error page, which says what was wrong.
+ERROR = re.compile(r'class="error"|role="alert"|Error 400')
 
 
 def form(fields: list[str]):

@@ -11,14 +11,16 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from web import errors, security, templating
+from web import apidoc, errors, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
-from web.pages import admin, api, api_v1, auth, homes, progress, tablet, tasklists
+from web.pages import admin, api, api_v1, auth, homes, manage, progress, records, tablet, tasklists
 from web.settings import Settings
 
 HERE = Path(__file__).parent
@@ -32,17 +34,23 @@ def _worker_threads() -> None:
         ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="mentoring"))
 
 
+def _documented(handler) -> bool:
+    """The OpenAPI schema describes the JSON API and the public key documents, not the HTML pages."""
+    return any(p.startswith(("/api/", "/.well-known/", "/healthz")) or p.endswith(".json") for p in handler.paths)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
     settings = settings or Settings()
     database = database or Database(settings.db_url)
     logging.basicConfig(level=logging.INFO)
+    handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
+                *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS]
     return Litestar(
         route_handlers=[
-            # One router, so that Litestar registers each handler once: registering handlers that
+            # One router per kind, so that Litestar registers each handler once: registering handlers that
             # share a path one by one wraps sync_to_thread handlers twice (seen in Litestar 2.25).
-            Router("/", route_handlers=[*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS,
-                                        *tasklists.HANDLERS, *progress.HANDLERS,
-                                        *tablet.HANDLERS, *api_v1.HANDLERS]),
+            Router("/", route_handlers=[h for h in handlers if _documented(h)]),
+            Router("/", route_handlers=[h for h in handlers if not _documented(h)], include_in_schema=False),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
         ],
         dependencies={
@@ -61,10 +69,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         before_send=[security.headers_hook(is_https(settings))],
         # Task-list pages repeat the same markup per task; gzip shrinks them about tenfold.
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
-        openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema"),
+        # Only the schema itself: the viewer pages load scripts from CDNs, which the CSP (rightly) refuses.
+        openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema",
+                                     render_plugins=[JsonRenderPlugin()],
+                                     components=Components(security_schemes=apidoc.SECURITY_SCHEMES)),
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database}),
         request_max_body_size=10 * 1024 * 1024,  # an 8 MB photo plus the form around it
         on_startup=[_worker_threads],
-        on_shutdown=[database.dispose],
+        on_shutdown=[records.wait_for_exports, database.dispose],
     )

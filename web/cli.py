@@ -35,6 +35,8 @@ def _init(database: Database) -> None:
     migrate.upgrade(database.engine)
     with database.transaction() as db:
         loaded = store.load_catalog(db)
+    from web import cli_exports  # each organization's credential-signing key pair
+    cli_exports.ensure_issuer_keys(database, Settings().secret_key)
     for template, created in loaded:
         if created:
             click.echo(f"Loaded task list {template.title} {template.edition} (version {template.version})")
@@ -64,6 +66,8 @@ def demo_cmd(if_empty: bool) -> None:
             click.echo("The database already holds organizations; no demo data added.")
             return
         created = demo.seed(db)
+    from web import cli_exports  # the demo's organizations publish their keys straight away
+    cli_exports.ensure_issuer_keys(database, _settings.secret_key)
     with database.session() as db:
         rows = demo.logins(db)
     click.echo("Demo data created." if created else "Demo data was already there.")
@@ -262,9 +266,11 @@ def _or_fail(action):
 
 
 def _register_subcommands() -> None:
-    from web import cli_backup, cli_tasklists
+    from web import cli_backup, cli_exports, cli_inbox, cli_tasklists
     cli_tasklists.register(main, _setup, CLI_ACTOR)
+    cli_exports.register(main, _setup, CLI_ACTOR)
     cli_backup.register(main, _setup, _init)
+    cli_inbox.register(main, _setup)
 
 
 _register_subcommands()

@@ -6,6 +6,7 @@ from urllib.parse import quote
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import DataError
 
 from mentoring.errors import Forbidden, FormError, NotFound
 
@@ -26,7 +27,8 @@ TITLES = {
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or (
+    path = request.url.path
+    return path.startswith("/api/") or path.endswith(".json") or (
         "application/json" in request.headers.get("accept", "")
         and "text/html" not in request.headers.get("accept", ""))
 
@@ -55,13 +57,26 @@ def on_not_found(request: Request, _exc: NotFound) -> Response:
     return _answer(request, 404, "There is nothing here, or it is not yours to see.")
 
 
-def on_forbidden(request: Request, _exc: Forbidden) -> Response:
-    return _answer(request, 403, "Your role does not allow this.")
+def on_forbidden(request: Request, exc: Forbidden) -> Response:
+    return _answer(request, 403, str(exc) or "Your role does not allow this.")
 
 
 def on_form_error(request: Request, exc: FormError) -> Response:
     # Reached only by the API: pages catch FormError and re-render their form.
     return _answer(request, 422, str(exc), {"errors": exc.errors})
+
+
+def on_overflow(request: Request, _exc: OverflowError) -> Response:
+    # SQLite cannot bind an integer beyond 64 bits: an id that large names no object.
+    return on_not_found(request, NotFound())
+
+
+def on_data_error(request: Request, exc: DataError) -> Response:
+    """Input the database refuses to store or compare: on PostgreSQL an id beyond its integer range (which
+    names no object) or text with a NUL byte. SQLite accepts both, so the answer must not depend on the driver."""
+    if "out of range" in str(exc.orig):
+        return on_not_found(request, NotFound())
+    return _answer(request, 400, "The input contains characters that cannot be stored (such as a NUL byte).")
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -74,5 +89,7 @@ HANDLERS = {
     NotFound: on_not_found,
     Forbidden: on_forbidden,
     FormError: on_form_error,
+    OverflowError: on_overflow,
+    DataError: on_data_error,
     Exception: on_unexpected,
 }

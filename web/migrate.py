@@ -14,11 +14,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def target_metadata() -> MetaData:
     # Importing the model modules registers every table on SQLModel.metadata.
-    import mentoring.models  # noqa: F401
-    import web.models  # noqa: F401
-
     import exports.models  # noqa: F401
+    import mentoring.models  # noqa: F401
     import tasklists.models  # noqa: F401
+    import web.models  # noqa: F401
     return SQLModel.metadata
 
 

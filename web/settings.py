@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     login_lock_after: int = 5  # failed attempts before an account is slowed down
     login_lock_max_minutes: int = 15
     base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str = ""  # smtp://user:pass@host:587?from=… ; empty: no email digests are sent
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

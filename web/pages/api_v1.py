@@ -24,6 +24,7 @@ from mentoring.errors import FormError, NotFound
 from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
 from mentoring.policy import Actor
 from tasklists.models import ShopTaskList, ShopTaskListVersion
+from web.apidoc import SECURITY, errors
 from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, settings_of
 from web.render import FormData, page, see_other
 
@@ -46,7 +47,7 @@ def _unauthorized(detail: str) -> NotAuthorizedException:
     return NotAuthorizedException(detail, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-def _token_actor(request: Request, db: Session) -> Actor:
+def api_actor(request: Request, db: Session) -> Actor:
     """The actor of a Bearer token, else of the session cookie; 401 when neither is valid."""
     raw = _bearer(request)
     if raw is None:
@@ -248,10 +249,10 @@ def _visible_triads(db: Session, actor: Actor) -> list[roster.TriadRow]:
     return sorted(found.values(), key=lambda r: (r.shop.name, r.mentee.full_name, r.triad.id))
 
 
-@get("/api/v1/triads", sync_to_thread=True, tags=TAGS)
+@get("/api/v1/triads", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(401))
 def list_triads(request: Request, db: Db) -> list[TriadOut]:
     """Active triads the caller may see."""
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     return [TriadOut(id=r.triad.id, shop=_org(r.shop), mentee=_person(r.mentee), mentor=_person(r.mentor),
                      manager=_person(r.manager), started_at=_utc(r.triad.started_at),
                      ended_at=_utc(r.triad.ended_at)) for r in _visible_triads(db, actor)]
@@ -265,10 +266,10 @@ def _assignment_rows(db: Session):
             .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id))
 
 
-@get("/api/v1/assignments", sync_to_thread=True, tags=TAGS)
+@get("/api/v1/assignments", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(400, 401))
 def list_assignments(request: Request, db: Db, include_ended: FromQuery[bool] = False) -> list[AssignmentOut]:
     """Assignments of the mentees the caller may see; ended ones only with include_ended=true."""
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     ids = policy.visible_mentee_ids(actor).subquery()
     query = _assignment_rows(db).where(Assignment.mentee_id.in_(select(ids.c[0])))
     if not include_ended:
@@ -277,19 +278,21 @@ def list_assignments(request: Request, db: Db, include_ended: FromQuery[bool] = 
     return [_assignment_out(*row) for row in rows if apitokens.in_scope(db, actor, row[0])]
 
 
-@get("/api/v1/assignments/{assignment_id:int}", sync_to_thread=True, tags=TAGS)
+@get("/api/v1/assignments/{assignment_id:int}", sync_to_thread=True, tags=TAGS, security=SECURITY,
+     responses=errors(401, 404))
 def assignment_detail(request: Request, db: Db, assignment_id: FromPath[int]) -> AssignmentDetailOut:
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     assignment = _assignment(db, actor, assignment_id)
     b = board.board(db, assignment)
     out = _assignment_out(assignment, b.mentee, b.shop, b.version, b.task_list)
     return AssignmentDetailOut(**out.model_dump(), counts=b.counts())
 
 
-@get("/api/v1/assignments/{assignment_id:int}/tasks", sync_to_thread=True, tags=TAGS)
+@get("/api/v1/assignments/{assignment_id:int}/tasks", sync_to_thread=True, tags=TAGS, security=SECURITY,
+     responses=errors(401, 404))
 def assignment_tasks(request: Request, db: Db, assignment_id: FromPath[int]) -> list[TaskOut]:
     """The assignment's tasks in list order, each with its state derived from the events."""
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     b = board.board(db, _assignment(db, actor, assignment_id))
     tasks = []
     for row in b.rows:
@@ -307,11 +310,12 @@ def assignment_tasks(request: Request, db: Db, assignment_id: FromPath[int]) -> 
     return tasks
 
 
-@get("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS)
+@get("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, security=SECURITY,
+     responses=errors(400, 401, 404))
 def assignment_events(request: Request, db: Db, assignment_id: FromPath[int], task_code: FromQuery[str] = "",
                       after_seq: FromQuery[int] = 0) -> list[EventOut]:
     """Every event of the hash chain in order; filter by task_code, or fetch only those after after_seq."""
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     assignment = _assignment(db, actor, assignment_id)
     return [_event_out(e) for e in progress.events_of(db, assignment.id)
             if e.seq > after_seq and (not task_code or e.task_code == task_code)]
@@ -359,10 +363,12 @@ def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn)
 @post("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, status_code=201,
       exclude_from_csrf=True,
       exception_handlers={progress.AlreadySigned: _on_already_signed, ValidationException: _on_invalid_body},
-      responses={409: ResponseSpec(data_container=AlreadySignedOut, description="Someone signed the task first.")})
+      security=SECURITY, responses={**errors(400, 401, 403, 404, 413, 422, 429),
+                                   409: ResponseSpec(data_container=AlreadySignedOut,
+                                                     description="Someone signed the task first.")})
 def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSONBody[EventIn]) -> EventOut:
     """Add one progress event under the same rules as the pages. A sign-off needs the signer's PIN."""
-    actor = _token_actor(request, db)
+    actor = api_actor(request, db)
     _require_csrf_without_token(request)
     assignment = _assignment(db, actor, assignment_id)
     try:

@@ -2,21 +2,20 @@
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlmodel import Session
 
 from mentoring import board, policy, roster
 from mentoring.policy import Actor
+from web.pages import manage
 from web.render import page
 
 
 @get("/manager", sync_to_thread=True)
-def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    policy.require_role(actor, "manager")
-    shops = actor.orgs_where("manager")
-    return page("homes/manager.html", shops=roster.organizations(db, shops),
-                triads=roster.triads_at(db, shops), enrollments=roster.enrollments_at_shops(db, shops),
-                recent=board.recent_signoffs(db, shops))
+def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor], sort: FromQuery[str] = "name",
+                 flag: FromQuery[str] = "", mentor: FromQuery[str] = "", q: FromQuery[str] = "") -> Response:
+    """The manager lands on the dashboard (web/pages/manage.py)."""
+    return manage.dashboard_page(db, actor, sort=sort, flag=flag, mentor=mentor, q=q)
 
 
 @get("/mentor", sync_to_thread=True)
@@ -31,22 +30,18 @@ def mentee_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> 
     boards = [board.board(db, a) for a in board.assignments_of(db, actor.person_id)]
     return page("homes/mentee.html", triad=roster.triad_of(db, actor.person_id), boards=boards,
                 next_up={b.assignment.id: board.up_next(b.rows, 3) for b in boards},
-                enrollments=roster.enrollments_of(db, actor.person_id))
+                enrollments=roster.enrollments_of(db, actor.person_id),
+                shared_plan=manage.shared_pay_plan(db, actor, actor.person_id))
 
 
 @get("/instructor", sync_to_thread=True)
 def instructor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    policy.require_role(actor, "instructor")
-    return page("homes/instructor.html", students=roster.students_of(db, actor))
+    return manage.instructor_page(db, actor)
 
 
 @get("/mentees/{mentee_id:int}", sync_to_thread=True)
 def mentee_detail(db: NamedDependency[Session], actor: NamedDependency[Actor], mentee_id: FromPath[int]) -> Response:
-    mentee = policy.get_mentee_for_viewer(db, actor, mentee_id)
-    enrollments = [e for e in roster.enrollments_of(db, mentee_id)
-                   if policy.can_see_enrollment(actor, e.enrollment)]
-    return page("homes/mentee_detail.html", mentee=mentee, triad=roster.triad_of(db, mentee_id),
-                enrollments=enrollments, assignments=board.assignments_of(db, mentee_id))
+    return manage.mentee_page(db, actor, mentee_id)
 
 
 HANDLERS = [manager_home, mentor_home, mentee_home, instructor_home, mentee_detail]

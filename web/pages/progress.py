@@ -55,7 +55,7 @@ def _task_page(db: Session, actor: Actor, assignment: Assignment, code: str, *, 
                 form=form or {"rating": str(progress.DEFAULT_RATING)}, ratings=progress.RATINGS,
                 photos={p.event_id: p for p in photos},
                 can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id,
-                can_manage=policy.can_manage_shop(actor, assignment.shop_id),
+                can_approve=policy.can_approve(actor, assignment.shop_id),
                 is_instructor=actor.has_role("instructor"))
 
 

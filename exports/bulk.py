@@ -1,0 +1,75 @@
+"""Bulk export: every active assignment of a shop as PDF, CSV and JSON in one zip, built in the background.
+
+Progress is written to the database after each mentee, so whichever app process serves the progress page
+sees it. The zip goes to a folder every process shares (the data folder, like uploads)."""
+
+import logging
+import secrets
+import zipfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from exports.models import ExportJob
+from exports.service import export_record
+from mentoring import audit
+from mentoring.clock import utcnow
+from mentoring.models import Assignment, Organization
+from mentoring.policy import Actor
+
+log = logging.getLogger("mentoring.exports")
+
+
+def start_job(db: Session, actor: Actor, shop: Organization) -> ExportJob:
+    job = ExportJob(shop_id=shop.id, requested_by_id=actor.person_id,
+                    file_name=f"records-{shop.id}-{secrets.token_hex(12)}.zip")
+    db.add(job)
+    db.flush()
+    audit.record(db, actor, "export.start", job, org_id=shop.id)
+    return job
+
+
+def assignments_to_export(db: Session, shop_id: int) -> list[Assignment]:
+    return list(db.exec(select(Assignment).where(Assignment.shop_id == shop_id, Assignment.ended_at.is_(None))
+                        .order_by(Assignment.id)).all())
+
+
+def run_job(transaction: Callable[[], AbstractContextManager[Session]], job_id: int, actor: Actor, folder: Path,
+            base_url: str) -> None:
+    """Build the zip; each mentee's records are issued in a transaction of their own."""
+    try:
+        with transaction() as db:
+            job = db.get(ExportJob, job_id)
+            ids = [a.id for a in assignments_to_export(db, job.shop_id)]
+            job.status, job.total = "running", len(ids)
+            db.add(job)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / (job.file_name + ".part")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for done, assignment_id in enumerate(ids, start=1):
+                with transaction() as db:
+                    assignment = db.get(Assignment, assignment_id)
+                    for fmt in ("pdf", "csv", "json"):
+                        exported = export_record(db, actor, assignment, fmt, base_url=base_url)
+                        archive.writestr(exported.name, exported.data)
+                    job = db.get(ExportJob, job_id)
+                    job.done = done
+                    db.add(job)
+        partial.rename(folder / job.file_name)
+        with transaction() as db:
+            job = db.get(ExportJob, job_id)
+            job.status, job.finished_at = "done", utcnow()
+            db.add(job)
+    except Exception as exc:  # a background job has nobody to raise to: record the failure for the page
+        log.exception("bulk export %s failed", job_id)
+        with transaction() as db:
+            job = db.get(ExportJob, job_id)
+            job.status, job.finished_at, job.error = "failed", utcnow(), str(exc)[:300]
+            db.add(job)
+
+
+def jobs_of(db: Session, shop_id: int, limit: int = 10) -> list[ExportJob]:
+    return list(db.exec(select(ExportJob).where(ExportJob.shop_id == shop_id)
+                        .order_by(ExportJob.id.desc()).limit(limit)).all())

@@ -1,0 +1,108 @@
+"""Verify whatever a verifier holds: a record PDF, CSV or JSON file, a pasted code, or a credential."""
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from exports import credentials
+from exports.models import CompletionRecord, RecordFile
+from exports.record import content_hash, find_record, status_of
+
+CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\b")
+
+
+@dataclass
+class Verdict:
+    kind: str  # record | credential | unknown
+    authentic: bool
+    status: str  # current | superseded | revoked | invalid | not-yet-valid | expired
+    message: str
+    record: CompletionRecord | None = None
+    credential: credentials.CredentialCheck | None = None
+    details: list[str] = field(default_factory=list)
+
+
+def verify_record_code(db: Session, code: str) -> Verdict:
+    record = find_record(db, code)
+    if record is None:
+        return Verdict("record", False, "invalid", "No record with this verification code was issued here.")
+    status = status_of(db, record)
+    return Verdict("record", True, status.status, status.message, record=record)
+
+
+def verify_bytes(db: Session, data: bytes) -> Verdict:
+    """Tell the kind of file from its content, never from its name."""
+    if data.startswith(b"%PDF"):
+        return _verify_file(db, data, _code_in_pdf(data), "PDF")
+    text = data.decode("utf-8-sig", errors="replace").strip()
+    if text.startswith("{"):
+        return _verify_json(db, data, text)
+    if text.count(".") == 2 and " " not in text and "," not in text:
+        return verify_credential(db, text)
+    if text.startswith("verification_code,"):
+        match = CODE_PATTERN.search(text)
+        return _verify_file(db, data, match.group(1) if match else None, "CSV")
+    return Verdict("unknown", False, "invalid", "This is not a completion record or a credential issued here.")
+
+
+def verify_credential(db: Session, token: str) -> Verdict:
+    check = credentials.verify_token(db, token)
+    return Verdict("credential", check.authentic, check.status, check.message, credential=check,
+                   details=check.problems or [])
+
+
+def _verify_file(db: Session, data: bytes, claimed_code: str | None, what: str) -> Verdict:
+    digest = hashlib.sha256(data).hexdigest()
+    found = db.exec(select(CompletionRecord).join(RecordFile, RecordFile.record_id == CompletionRecord.id)
+                    .where(RecordFile.sha256 == digest)).first()
+    if found is not None:
+        status = status_of(db, found)
+        return Verdict("record", True, status.status,
+                       f"This {what} is exactly as the shop issued it. {status.message}", record=found)
+    if claimed_code and (claimed := find_record(db, claimed_code)) is not None:
+        return Verdict("record", False, "invalid",
+                       f"This {what} claims to be record {claimed.code}, but it is not the file the shop issued: "
+                       f"it was changed. Compare it with the summary of the real record below.", record=claimed)
+    return Verdict("record", False, "invalid", f"This {what} is not a record issued here, or it was changed.")
+
+
+def _verify_json(db: Session, data: bytes, text: str) -> Verdict:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return Verdict("unknown", False, "invalid", "The file is not valid JSON; it may have been changed.")
+    if isinstance(document, dict) and isinstance(document.get("record"), dict):
+        stated = document.get("verification") or {}
+        record = find_record(db, str(stated.get("code", "")))
+        if record is None:
+            return Verdict("record", False, "invalid", "No record with this file's verification code was issued here.")
+        digest = content_hash(document["record"])
+        if digest != record.content_hash or stated.get("sha256") != record.content_hash:
+            return Verdict("record", False, "invalid", f"This file claims to be record {record.code}, but its content "
+                                                       "differs from what the shop issued: it was changed.",
+                           record=record)
+        status = status_of(db, record)
+        return Verdict("record", True, status.status, f"The content matches what the shop issued. {status.message}",
+                       record=record)
+    if isinstance(document, dict) and "proof" not in document and "VerifiableCredential" in document.get("type", []):
+        return Verdict("credential", False, "invalid", "This credential carries no proof. Upload the signed "
+                                                       "credential (the .jwt file) instead.")
+    return Verdict("unknown", False, "invalid", "This JSON file is not a completion record or a credential.")
+
+
+def _code_in_pdf(data: bytes) -> str | None:
+    """The code the PDF claims, from its metadata or, failing that, its text."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        keywords = str((reader.metadata or {}).get("/Keywords", ""))
+        match = CODE_PATTERN.search(keywords) or CODE_PATTERN.search(reader.pages[0].extract_text() or "")
+    except (PyPdfError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return match.group(1) if match else None

@@ -1,0 +1,73 @@
+"""Email digests of each person's inbox, sent over SMTP only when MENTORING_SMTP_URL is set.
+
+smtp://user:password@host:587 uses STARTTLS when the server offers it; smtps://… connects with TLS;
+?from=address sets the sender. Mail bodies never include note text or what a pay step is."""
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlmodel import Session, select
+
+from mentoring import inbox
+from mentoring.models import Membership, Person
+from mentoring.policy import load_actor
+
+log = logging.getLogger("mentoring.digest")
+
+
+@dataclass(frozen=True)
+class Digest:
+    to: str
+    name: str
+    items: list[inbox.Item]
+
+
+def digests(db: Session, *, now: datetime | None = None) -> list[Digest]:
+    """One digest per active person with something waiting."""
+    people = db.exec(select(Person).where(Person.is_active.is_(True),
+                                          Person.id.in_(select(Membership.person_id))).order_by(Person.id)).all()
+    found = []
+    for person in people:
+        items = inbox.items_for(db, load_actor(db, person), now=now, for_email=True)
+        if items:
+            found.append(Digest(person.email, person.full_name, items))
+    return found
+
+
+def message(d: Digest, sender: str, base_url: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = f"Workplace Mentoring: {len(d.items)} thing(s) waiting for you"
+    msg["From"], msg["To"] = sender, d.to
+    lines = [f"Hello {d.name.split(' ')[0]},", "", "Waiting for you:", ""]
+    lines += [f"- {item.text}\n  {base_url.rstrip('/')}{item.link}" for item in d.items]
+    lines += ["", f"Your inbox: {base_url.rstrip('/')}/inbox"]
+    msg.set_content("\n".join(lines))
+    return msg
+
+
+def send_all(db: Session, smtp_url: str, base_url: str, *, now: datetime | None = None) -> int:
+    """Send every digest; 0 without an SMTP URL (nothing is sent and nothing fails)."""
+    if not smtp_url:
+        return 0
+    url = urlsplit(smtp_url)
+    sender = parse_qs(url.query).get("from", ["mentoring@localhost"])[0]
+    found = digests(db, now=now)
+    if not found:
+        return 0
+    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with smtp_class(url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25),
+                    timeout=30) as smtp:
+        if url.scheme == "smtp":
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        for d in found:
+            smtp.send_message(message(d, sender, base_url))
+    log.info("sent %d inbox digest(s)", len(found))  # counts only: addresses and contents stay out of logs
+    return len(found)

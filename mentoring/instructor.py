@@ -1,0 +1,53 @@
+"""What an instructor follows: their consented students' progress, and coverage across the program."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from mentoring import dashboard, roster
+from mentoring.dashboard import ListProgress
+from mentoring.models import Assignment
+from mentoring.policy import Actor, consented_student_ids
+
+
+@dataclass
+class Student:
+    enrollment: roster.EnrollmentRow
+    progress: list[ListProgress]
+
+
+def students(db: Session, actor: Actor) -> list[Student]:
+    """Consent-active students only; their active assignments' progress in a fixed number of queries."""
+    rows = roster.students_of(db, actor)
+    assignments = list(db.exec(select(Assignment).where(
+        Assignment.mentee_id.in_(consented_student_ids(actor.person_id)), Assignment.ended_at.is_(None),
+        Assignment.shop_id.in_([r.shop.id for r in rows])).order_by(Assignment.start_date)).all()) if rows else []
+    progress = dashboard.progress_of(db, assignments)
+    return [Student(r, [progress[a.id] for a in assignments
+                        if a.mentee_id == r.mentee.id and a.shop_id == r.shop.id]) for r in rows]
+
+
+@dataclass
+class AreaRow:
+    area_code: str
+    area_title: str
+    students: int  # students whose list has this area
+    passing: dict[str, int]  # priority -> students meeting the rule for it
+    passing_all: int
+
+
+def program_coverage(found: list[Student]) -> list[AreaRow]:
+    """Per area: how many students meet the rule for P-1, P-2 and P-3; what an accreditation visit asks for."""
+    areas: dict[str, AreaRow] = {}
+    for student in found:
+        for p in student.progress:
+            if p.report is None:
+                continue
+            for area in p.report.areas:
+                row = areas.setdefault(area.area_code, AreaRow(area.area_code, area.area_title, 0,
+                                                                {"P-1": 0, "P-2": 0, "P-3": 0}, 0))
+                row.students += 1
+                row.passing_all += area.passes
+                for key, item in area.priorities.items():
+                    row.passing[key] += item.passes
+    return list(areas.values())

@@ -1,0 +1,246 @@
+"""The authorization matrix (tests/authz_matrix.yaml) against the real app: every route, every point of
+view, real objects of three kinds (ours, a peer's in the same shop, another shop's)."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+from sqlmodel import select
+
+from mentoring import apitokens, customize, evidence, payplan, people, progress, reviews, tablets
+from mentoring.customize import AssignmentIn
+from mentoring.models import ApiToken, EvidencePhoto, Membership, Triad
+from mentoring.people import EnrollmentIn
+from mentoring.policy import Actor
+from tasklists import store
+from tasklists.models import ShopTaskListVersion
+
+from .conftest import PASSWORD, actor_for
+
+MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
+VIEWERS = ("admin", "manager", "mentor", "mentee", "instructor", "other", "anonymous")
+VARIANTS = ("ours", "peer", "theirs")
+OUTCOMES = {"ok", "forbidden", "hidden", "login"}
+PARAM = re.compile(r"\{(\w+)(?::[^}]+)?\}")
+OPERATOR = Actor(None, "test", True)
+
+
+def app_routes(app) -> set[str]:
+    """Every "METHOD /path" the app answers, with path parameters written without their types."""
+    found = set()
+    for route in app.routes:
+        for method in getattr(route, "methods", ()):
+            if method not in ("HEAD", "OPTIONS"):
+                found.add(f"{method} {PARAM.sub(lambda m: '{' + m.group(1) + '}', route.path)}")
+    return found
+
+
+def entry(route: str) -> dict:
+    value = MATRIX["routes"][route]
+    return value if isinstance(value, dict) else {"rule": value}
+
+
+def expected(route: str, viewer: str, variant: str) -> str:
+    rule = MATRIX["rules"][entry(route)["rule"]]
+    cell = rule.get(viewer, rule.get("*"))
+    return cell[variant] if isinstance(cell, dict) else cell
+
+
+def test_the_matrix_covers_every_route_and_nothing_else(app):
+    listed = set(MATRIX["routes"])
+    served = app_routes(app)
+    assert not served - listed, f"routes missing from authz_matrix.yaml: {sorted(served - listed)}"
+    assert not listed - served, f"routes in authz_matrix.yaml that the app does not serve: {sorted(listed - served)}"
+    for route in MATRIX["routes"]:
+        assert entry(route)["rule"] in MATRIX["rules"], f"{route}: no rule"
+        for viewer in VIEWERS:
+            for variant in VARIANTS:
+                assert expected(route, viewer, variant) in OUTCOMES, (route, viewer, variant)
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _photo(db, settings, mentor: Actor, assignment_id: int, code: str) -> int:
+    stored = evidence.store_photo(_jpeg(), settings.upload_dir)
+    event = progress.sign_off(db, mentor, assignment_id, code, rating=3, pin=None, photo_hashes=[stored.sha256])
+    photo = EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
+                          content_type=stored.content_type, size=stored.size, sha256=stored.sha256)
+    db.add(photo)
+    db.flush()
+    return photo.id
+
+
+@pytest.fixture
+def objects(db, world, assigned, settings, clean_db):
+    """Path-parameter values for each kind of object."""
+    automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
+    triad2 = db.exec(select(Triad).where(Triad.mentee_id == world.mentee2.id)).one()
+    ours_list_id = db.get(ShopTaskListVersion, assigned.version_id).list_id
+    peer_assignment = customize.assign(db, OPERATOR, world.shop, AssignmentIn(
+        triad_id=triad2.id, version_id=assigned.version_id, start_date="2026-09-01"))
+
+    other_manager = actor_for(clean_db, world.other_manager)
+    other_list = customize.start_list(db, other_manager, world.other_shop, template_id=automobile.id, level="MLR",
+                                      name="Theirs")
+    version = customize.publish(db, other_manager, other_list)
+    theirs_assignment = customize.assign(db, OPERATOR, world.other_shop, AssignmentIn(
+        triad_id=world.other_triad.id, version_id=version.id, start_date="2026-09-01"))
+    theirs_enrollment = people.create_enrollment(db, OPERATOR, world.other_shop, EnrollmentIn(
+        mentee_id=world.other_mentee.id, school_id=world.school.id, instructor_id=world.instructor.id,
+        consent_active=False))
+
+    photos = {
+        "ours": _photo(db, settings, actor_for(clean_db, world.mentor), assigned.id, "I.A.3"),
+        "peer": _photo(db, settings, actor_for(clean_db, world.mentor2), peer_assignment.id, "I.A.3"),
+        "theirs": _photo(db, settings, actor_for(clean_db, world.other_mentor), theirs_assignment.id, "I.A.3"),
+    }
+    devices = {shop.id: tablets.enroll(db, OPERATOR, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
+    tokens = {shop.id: apitokens.create_token(db, OPERATOR, shop, person, "matrix")[0].id
+              for shop, person in ((world.shop, world.manager), (world.other_shop, world.other_manager))}
+
+    manager = actor_for(clean_db, world.manager)
+    triads = {"ours": db.get(Triad, world.triad.id), "peer": triad2, "theirs": db.get(Triad, world.other_triad.id)}
+    managers = {"ours": manager, "peer": manager, "theirs": other_manager}
+    steps, tools, review_ids = {}, {}, {}
+    for variant, triad in triads.items():
+        who = managers[variant]
+        steps[variant] = payplan.add_pay_step(db, who, triad, {
+            "title": "Raise", "amount": "1.00", "milestone": "date", "milestone_date": "2027-01-04"}).id
+        tools[variant] = payplan.add_tool_record(db, who, triad, {
+            "kind": "loan", "description": "Scan tool", "on_date": "2026-09-01"}).id
+        review_ids[variant] = reviews.add_custom(db, who, triad, {"title": "Check-in", "due_on": "2026-10-01"}).id
+
+    def membership(person) -> int:
+        return db.exec(select(Membership.id).where(Membership.person_id == person.id,
+                                                   Membership.role == "mentee")).one()
+
+    def shop_values(shop) -> dict:
+        return {"org_id": shop.id, "shop_id": shop.id, "device_id": devices[shop.id], "token_id": tokens[shop.id]}
+
+    common = {"code": "I.A.1", "template_id": automobile.id, "file_path": "app.css", "path": "openapi.json"}
+    values = {
+        "ours": {**common, **shop_values(world.shop), "mentee_id": world.mentee.id, "person_id": world.mentee.id,
+                 "triad_id": world.triad.id, "assignment_id": assigned.id, "enrollment_id": world.consented.id,
+                 "membership_id": membership(world.mentee), "list_id": ours_list_id, "photo_id": photos["ours"],
+                 "step_id": steps["ours"], "tool_id": tools["ours"], "review_id": review_ids["ours"]},
+        "peer": {**common, **shop_values(world.shop), "mentee_id": world.mentee2.id, "person_id": world.mentee2.id,
+                 "triad_id": triad2.id, "assignment_id": peer_assignment.id, "enrollment_id": world.unconsented.id,
+                 "membership_id": membership(world.mentee2), "list_id": ours_list_id, "photo_id": photos["peer"],
+                 "step_id": steps["peer"], "tool_id": tools["peer"], "review_id": review_ids["peer"]},
+        "theirs": {**common, **shop_values(world.other_shop), "mentee_id": world.other_mentee.id,
+                   "person_id": world.other_mentee.id, "triad_id": world.other_triad.id,
+                   "assignment_id": theirs_assignment.id, "enrollment_id": theirs_enrollment.id,
+                   "membership_id": membership(world.other_mentee), "list_id": other_list.id,
+                   "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
+                   "review_id": review_ids["theirs"]},
+    }
+    for variant, (assignment, shop) in {"ours": (assigned, world.shop), "peer": (peer_assignment, world.shop),
+                                        "theirs": (theirs_assignment, world.other_shop)}.items():
+        values[variant].update(_issued(db, settings, assignment, shop, variant))
+    db.commit()
+    assert db.exec(select(ApiToken)).all()
+    return values
+
+
+def _outcome(response) -> str:
+    status, location = response.status_code, response.headers.get("location", "")
+    if status == 401 or (status in (302, 303) and location.startswith("/login")):
+        return "login"
+    if status == 403:
+        return "forbidden"
+    if status == 404:
+        return "hidden"
+    if status < 500 and status != 405:
+        return "ok"
+    return f"error {status}"
+
+
+def _call(browser, method: str, url: str, spec: dict):
+    if method == "GET":
+        return browser.get(url)
+    if "json" in spec:  # JSON API: a cookie-authenticated write proves its origin with the header
+        if "csrftoken" not in browser.client.cookies:
+            browser.get("/login")
+        token = browser.client.cookies.get("csrftoken", "")
+        return browser.client.post(url, json=spec["json"], headers={"x-csrftoken": token}, follow_redirects=False)
+    files = {k: (name, content.encode()) for k, (name, content) in spec.get("files", {}).items()}
+    return browser.post(url, dict(spec.get("form", {})), **({"files": files} if files else {}))
+
+
+def _issued(db, settings, assignment, shop, variant: str) -> dict:
+    """A record (ours has a known code), a credential and a finished bulk export (issue #6), as stored rows."""
+    from exports import keys
+    from exports.models import CompletionRecord, ExportJob, IssuedCredential
+
+    keys.key_for(db, shop.id, settings.secret_key)
+    code = "AAAA-BBBB-CCCC-DDDD" if variant == "ours" else f"{variant[:4].upper():A<4}-CCCC-DDDD-EEEE"
+    record = CompletionRecord(code=code, assignment_id=assignment.id, mentee_id=assignment.mentee_id,
+                              shop_id=shop.id, content="{}", content_hash="0" * 64)
+    credential = IssuedCredential(uuid=f"00000000-0000-4000-8000-{assignment.id:012d}", assignment_id=assignment.id,
+                                  mentee_id=assignment.mentee_id, issuer_id=shop.id, kind="area",
+                                  achievement_key="area:I", name="Engine Repair", token="a.b.c")
+    job = ExportJob(shop_id=shop.id, status="done", total=0, done=0, file_name=f"matrix-{variant}.zip")
+    db.add_all([record, credential, job])
+    db.flush()
+    (settings.data_dir / "exports").mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "exports" / job.file_name).write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    return {"record_id": record.id, "credential_id": credential.id, "job_id": job.id}
+
+
+def _people(world) -> dict:
+    return {"admin": world.admin, "manager": world.manager, "mentor": world.mentor, "mentee": world.mentee,
+            "instructor": world.instructor, "other": world.other_manager}
+
+
+def _cells(route: str) -> list[tuple[str, str, str]]:
+    """(route, viewer, variant) for every cell of a route; refusals first, so that each refusal sees the objects
+    as they were set up (a refusal must change nothing), and the "ok" cells, which may change them (a sign-off
+    revoked, a triad ended), after."""
+    variants = VARIANTS if PARAM.search(route) else ("ours",)
+    cells = [(route, viewer, variant) for viewer in VIEWERS for variant in variants]
+    return sorted(cells, key=lambda cell: expected(*cell) == "ok")
+
+
+def _run(cells, browser, world, objects) -> list[str]:
+    wrong, signed_in = [], None
+    for route, viewer, variant in cells:
+        if viewer != signed_in:
+            browser.client.cookies.clear()  # a fresh browser for each point of view
+            if viewer != "anonymous":
+                browser.login(_people(world)[viewer].email, PASSWORD)
+            signed_in = viewer
+        method, path = route.split(" ", 1)
+        spec = entry(route)
+        names = spec.get("params", {})  # a parameter whose object kind depends on the route
+        values = {**objects[variant], **({"code": spec["code"]} if "code" in spec else {})}
+        url = PARAM.sub(lambda m, v=values, n=names: str(v[n.get(m.group(1), m.group(1))]), path)
+        response = _call(browser, method, url, spec)
+        got, want = _outcome(response), expected(route, viewer, variant)
+        if got != want:
+            wrong.append(f"{method} {url} as {viewer} ({variant}): expected {want}, got {got} "
+                         f"({response.status_code} {response.headers.get('location', '')})")
+    return wrong
+
+
+GETS = sorted(r for r in MATRIX["routes"] if r.startswith("GET "))
+
+
+def test_every_reading_cell(browser, world, objects):
+    """GET routes change nothing, so they share one set of objects; grouped by viewer to sign in once each."""
+    cells = sorted((cell for route in GETS for cell in _cells(route)), key=lambda c: VIEWERS.index(c[1]))
+    wrong = _run(cells, browser, world, objects)
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("route", sorted(r for r in MATRIX["routes"] if not r.startswith("GET ")))
+def test_every_writing_cell(route, browser, world, objects):
+    """Each writing route on objects of its own, since an allowed call may change them."""
+    wrong = _run(_cells(route), browser, world, objects)
+    assert not wrong, f"{route}\n" + "\n".join(wrong)

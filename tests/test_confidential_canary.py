@@ -1,0 +1,219 @@
+"""Pay-plan and tool notes leak nowhere: unique strings in them are looked for on every GET route of the app (found
+from its route map, so routes added later are covered), in exports, the API, the audit log, the application log
+and email digests, as every persona. Each string may appear only where the design allows it."""
+
+import io
+import logging
+import re
+import time
+import zipfile
+from itertools import product
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+from sqlmodel import select
+
+from mentoring import customize, digest, evidence, payplan, people, progress, reviews
+from mentoring.customize import AssignmentIn
+from mentoring.models import AuditEntry, EvidencePhoto, Triad
+from mentoring.policy import Actor
+from tasklists import store
+from tasklists.models import ShopTaskListVersion
+
+from .conftest import PASSWORD, actor_for
+
+PAY = "CANARY-PAY-8c1d"  # note of an unshared pay step
+DECISION = "CANARY-DECISION-8c1d"  # note of a decision on that step
+TOOL = "CANARY-TOOL-8c1d"  # note of an unshared tool loan
+PAY_SHARED = "CANARY-PAYSHARED-8c1d"  # a step the manager shared with the mentee
+TOOL_SHARED = "CANARY-TOOLSHARED-8c1d"
+OTHER = "CANARY-OTHERSHOP-8c1d"  # the other shop's own pay note
+CANARIES = (PAY, DECISION, TOOL, PAY_SHARED, TOOL_SHARED, OTHER)
+
+MENTEE_PAGE = ("/mentees/{mentee_id:int}", "ours")
+# Where each note may appear, for whom: (route template, which shop's objects filled it in).
+ALLOWED = {
+    PAY: {"admin": {MENTEE_PAGE}, "manager": {MENTEE_PAGE}},
+    DECISION: {"admin": {MENTEE_PAGE}, "manager": {MENTEE_PAGE}},
+    TOOL: {"admin": {MENTEE_PAGE}, "manager": {MENTEE_PAGE}},
+    PAY_SHARED: {"admin": {MENTEE_PAGE}, "manager": {MENTEE_PAGE},
+                 "mentee": {MENTEE_PAGE, ("/me", "ours")}},
+    TOOL_SHARED: {"admin": {MENTEE_PAGE}, "manager": {MENTEE_PAGE},
+                  "mentee": {MENTEE_PAGE, ("/me", "ours")}},
+    OTHER: {"other_manager": {("/mentees/{mentee_id:int}", "theirs")}},
+}
+PERSONAS = ("admin", "manager", "mentor", "mentor2", "mentee", "mentee2", "instructor", "other_manager",
+            "operator", "anonymous")
+SKIP_PREFIXES = ("/api/schema",)  # the generated OpenAPI pages describe routes; they hold no data
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 90, 160)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def objects(db, world, assigned, settings, clean_db):
+    """Real objects of every kind a route can name, at both shops, and the canaries in their notes."""
+    manager, mentor = actor_for(clean_db, world.manager), actor_for(clean_db, world.mentor)
+    mentee = actor_for(clean_db, world.mentee)
+    operator_person = people.create_person(db, None, people.PersonIn(full_name="Site Operator",
+                                                                     email="operator@example.com"),
+                                           password=PASSWORD, superuser=True)
+    progress.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", note="first try")
+    progress.sign_off(db, mentor, assigned.id, "I.A.1", rating=4, pin=None)
+    stored = evidence.store_photo(_jpeg(), settings.upload_dir)
+    event = progress.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None, photo_hashes=[stored.sha256])
+    db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
+                         content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+    progress.comment(db, actor_for(clean_db, world.instructor), assigned.id, "I.A.1", note="Nice work.")
+
+    triad = db.get(Triad, world.triad.id)
+    step = payplan.add_pay_step(db, manager, triad, {"title": "Brakes raise", "amount": "1.00", "milestone": "date",
+                                                     "milestone_date": "2020-01-01", "note": PAY})
+    payplan.decide(db, manager, step, {"decision": "deferred", "note": DECISION})
+    payplan.add_pay_step(db, manager, triad, {"title": "Shared raise", "percent": "2", "milestone": "coverage",
+                                              "milestone_percent": "50", "note": PAY_SHARED, "shared": True})
+    payplan.add_tool_record(db, manager, triad, {"kind": "loan", "description": "Torque wrench",
+                                                 "on_date": "2026-09-02", "note": TOOL})
+    payplan.add_tool_record(db, manager, triad, {"kind": "allowance", "description": "Allowance", "amount": "300",
+                                                 "on_date": "2026-09-01", "note": TOOL_SHARED, "shared": True})
+    review = reviews.add_custom(db, manager, triad, {"title": "Check-in", "due_on": "2026-09-20"})
+    reviews.sign(db, manager, review, triad, "Progress is steady.")
+
+    # The other shop: its own list, assignment, review and pay plan.
+    other_manager = actor_for(clean_db, world.other_manager)
+    automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
+    other_list = customize.start_list(db, other_manager, world.other_shop, template_id=automobile.id, level="MLR",
+                                      name="Theirs")
+    version = customize.publish(db, other_manager, other_list)
+    other_assignment = customize.assign(db, Actor(None, "test", True), world.other_shop, AssignmentIn(
+        triad_id=world.other_triad.id, version_id=version.id, start_date="2026-09-01"))
+    other_triad = db.get(Triad, world.other_triad.id)
+    payplan.add_pay_step(db, other_manager, other_triad, {"title": "Their raise", "amount": "2", "milestone": "date",
+                                                          "milestone_date": "2030-01-01", "note": OTHER})
+    other_review = reviews.add_custom(db, other_manager, other_triad, {"title": "Theirs", "due_on": "2026-09-20"})
+    db.commit()
+    ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
+    return {
+        "operator": operator_person,
+        "ours": {"mentee_id": world.mentee.id, "org_id": world.shop.id, "shop_id": world.shop.id,
+                 "person_id": world.mentee.id, "triad_id": world.triad.id, "list_id": ours_list,
+                 "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
+                 "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
+                 "file_path": "app.css"},
+        "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
+                   "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
+                   "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
+                   "review_id": other_review.id},
+    }
+
+
+def _export_objects(browser, world, objects, clean_db) -> list[tuple[str, bytes]]:
+    """Exports are POSTs (they issue a record): make them as the shop's manager and as the mentee, keep what
+    they return, and note the ids they create for the GET routes that show them."""
+    from exports.models import CompletionRecord, ExportJob, IssuedCredential
+
+    ours = objects["ours"]
+    files = []
+    for who in (world.manager, world.mentee):
+        browser.login(who.email)
+        for fmt in ("pdf", "csv", "json"):
+            response = browser.post(f"/assignments/{ours['assignment_id']}/records/export", {"format": fmt})
+            assert response.status_code in (200, 201), response.text[:300]
+            content = response.content
+            if fmt == "pdf":  # page text is compressed inside the PDF: read it out
+                content = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages).encode()
+                assert world.mentee.full_name.encode() in content
+            files.append((f"export {fmt} as {who.full_name}", content))
+        browser.logout()
+    browser.login(world.manager.email)
+    assert browser.post(f"/assignments/{ours['assignment_id']}/credentials").status_code == 303
+    assert browser.post(f"/shops/{ours['shop_id']}/exports").status_code == 303
+    with clean_db.session() as db:
+        job_id = db.exec(select(ExportJob.id)).one()
+        deadline = time.monotonic() + 60
+        while db.get(ExportJob, job_id).status not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            db.rollback()  # a new snapshot: SQLite readers see the database as it was when they began
+        assert db.get(ExportJob, job_id).status == "done"
+        ours.update(job_id=job_id, credential_id=db.exec(select(IssuedCredential.id)).first(),
+                    verify_code=db.exec(select(CompletionRecord.code)).first())
+    browser.logout()
+    return files
+
+
+# A path parameter whose meaning depends on the route.
+BY_ROUTE = {("/verify/{code:str}", "code"): "verify_code"}
+
+
+PARAM = re.compile(r"\{(\w+):[^}]+\}")
+
+
+def _fill(path: str, objects: dict, variant: str) -> str:
+    values = {**objects["ours"], **(objects["theirs"] if variant == "theirs" else {})}
+
+    def value(match: re.Match) -> str:
+        key = BY_ROUTE.get((path, match.group(1)), match.group(1))
+        if key not in values:
+            pytest.fail(f"no object to fill {match.group(0)} of {path}: add one to the canary test's table")
+        return str(values[key])
+
+    return PARAM.sub(value, path)
+
+
+def _get_routes(app) -> list[str]:
+    return [route.path for route in app.routes
+            if "GET" in getattr(route, "methods", ()) and not route.path.startswith(SKIP_PREFIXES)]
+
+
+def _texts(response) -> list[str]:
+    """What a response reveals: its text, and the text inside any zip it carries."""
+    texts = [response.content.decode("utf-8", "replace")]
+    if response.content[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            texts += [archive.read(name).decode("utf-8", "replace") for name in archive.namelist()]
+    return texts
+
+
+def test_pay_plan_and_tool_notes_appear_only_where_the_design_allows(browser, app, world, objects, clean_db, caplog):
+    caplog.set_level(logging.DEBUG)
+    found: dict[str, dict[str, set]] = {c: {} for c in CANARIES}
+    exported = _export_objects(browser, world, objects, clean_db)
+    for label, content in exported:
+        for canary in CANARIES:
+            assert canary.encode() not in content, f"{canary} in {label}"
+
+    people_by_persona = {p: getattr(world, p) for p in PERSONAS if hasattr(world, p)}
+    people_by_persona["operator"] = objects["operator"]
+    visited = 0
+    for persona in PERSONAS:
+        if persona != "anonymous":
+            browser.login(people_by_persona[persona].email)
+        for path, variant in product(_get_routes(app), ("ours", "theirs")):
+            if variant == "theirs" and not PARAM.search(path):
+                continue
+            url = _fill(path, objects, variant)
+            response = browser.get(url)
+            assert response.status_code < 500, (persona, url, response.text[:500])
+            visited += 1
+            for canary in CANARIES:
+                if any(canary in text for text in _texts(response)):
+                    found[canary].setdefault(persona, set()).add((path, variant))
+        if persona != "anonymous":
+            browser.logout()
+
+    assert visited > 100
+    assert found == ALLOWED  # nowhere else, and really there where it belongs
+
+    # Nor in the audit log, the application log or an email digest.
+    with clean_db.session() as db:
+        details = " ".join(db.exec(select(AuditEntry.detail)).all())
+        mails = " ".join(str(digest.message(d, "from@example.com", "http://x")) for d in digest.digests(db))
+    assert caplog.records  # the application did log while it served these pages
+    for canary in CANARIES:
+        assert canary not in details
+        assert canary not in caplog.text
+        assert canary not in mails

@@ -1,0 +1,212 @@
+"""Managers' and instructors' pages: the dashboard, a mentee's detail, reviews, pay plans and tools, inbox."""
+
+from litestar import Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from sqlmodel import Session
+
+from mentoring import (
+    board,
+    dashboard,
+    flags,
+    inbox,
+    instructor,
+    payplan,
+    policy,
+    reviews,
+    roster,
+    timeline,
+)
+from mentoring.errors import FormError
+from mentoring.models import Organization
+from mentoring.policy import Actor
+from web.render import FormData, checkbox, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+
+
+# --- the manager's dashboard -------------------------------------------------------------------
+
+def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str = "", mentor: str = "",
+                   q: str = "", errors: dict | None = None, status_code: int = 200) -> Response:
+    policy.require_role(actor, "manager")
+    shops = actor.orgs_where("manager")
+    d = dashboard.build(db, actor, shops)
+    rows = dashboard.sort_and_filter(d.rows, sort=sort, flag=flag, mentor=mentor, q=q)
+    mentors = sorted({(r.row.mentor.id, r.row.mentor.full_name) for r in d.rows}, key=lambda m: m[1])
+    return page("homes/manager.html", status_code=status_code, d=d, rows=rows, mentors=mentors,
+                filters={"sort": sort, "flag": flag, "mentor": mentor, "q": q}, errors=errors or {},
+                area_totals=dashboard.area_totals(rows), enrollments=roster.enrollments_at_shops(db, shops),
+                recent=board.recent_signoffs(db, shops, limit=8))
+
+
+@post("/shops/{shop_id:int}/dashboard-settings", sync_to_thread=True)
+def dashboard_settings(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    try:
+        dashboard.set_stalled_days(db, actor, shop, data.get("stalled_days"))
+    except FormError as e:
+        db.rollback()
+        return dashboard_page(db, actor, errors=e.errors, status_code=400)
+    db.commit()
+    return see_other("/manager")
+
+
+# --- a mentee, as managers (and everyone else who may follow them) see it ---------------------------
+
+def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | None = None, form: dict | None = None,
+                status_code: int = 200) -> Response:
+    mentee = policy.get_mentee_for_viewer(db, actor, mentee_id)
+    triad = roster.triad_of(db, mentee_id)
+    enrollments = [e for e in roster.enrollments_of(db, mentee_id) if policy.can_see_enrollment(actor, e.enrollment)]
+    assignments = board.assignments_of(db, mentee_id)
+    review_views = reviews.reviews_of_mentee(db, actor, mentee_id)
+    tz = triad.shop.timezone if triad else "UTC"
+    today = flags.today_in(tz)
+    plan = None
+    if triad is not None:
+        progress = dashboard.progress_of(db, [a for a in assignments if a.triad_id == triad.triad.id])
+        report = next((p.report for p in progress.values()), None)
+        plan = payplan.pay_plan_of(db, actor, triad.shop.id, mentee_id, report, today)
+    else:
+        progress = dashboard.progress_of(db, assignments)
+    return page("homes/mentee_detail.html", status_code=status_code, mentee=mentee, triad=triad,
+                enrollments=enrollments, assignments=assignments, progress=progress, reviews=review_views,
+                today=today, tz=tz, hours=timeline.hours_by_area(db, mentee_id),
+                moments=timeline.timeline(db, mentee_id, review_ids=[v.review.id for v in review_views]),
+                plan=plan, can_manage=bool(triad and policy.can_manage_shop(actor, triad.shop.id)),
+                milestones=payplan.MILESTONES, tool_kinds=payplan.TOOL_KINDS, errors=errors or {}, form=form or {})
+
+
+def _mentee_action(db: Session, actor: Actor, mentee_id: int, data: dict, action, anchor: str) -> Response:
+    try:
+        action()
+    except FormError as e:
+        db.rollback()
+        return mentee_page(db, actor, mentee_id, errors=e.errors, form={k: v for k, v in data.items()
+                                                                         if k != "_csrf_token"}, status_code=400)
+    db.commit()
+    return see_other(f"/mentees/{mentee_id}#{anchor}")
+
+
+@post("/mentees/{mentee_id:int}/pay-steps", sync_to_thread=True)
+def pay_step_add(db: Db, actor: Me, mentee_id: FromPath[int], data: FormData) -> Response:
+    triad = policy.get_active_triad_for_pay_plan(db, actor, mentee_id)
+    return _mentee_action(db, actor, mentee_id, data, lambda: payplan.add_pay_step(
+        db, actor, triad, {**data, "shared": checkbox(data, "shared")}), "pay")
+
+
+@post("/pay-steps/{step_id:int}/decision", sync_to_thread=True)
+def pay_step_decide(db: Db, actor: Me, step_id: FromPath[int], data: FormData) -> Response:
+    step = payplan.get_pay_step_for_manager(db, actor, step_id)
+    return _mentee_action(db, actor, step.mentee_id, data, lambda: payplan.decide(db, actor, step, data), "pay")
+
+
+@post("/pay-steps/{step_id:int}/share", sync_to_thread=True)
+def pay_step_share(db: Db, actor: Me, step_id: FromPath[int], data: FormData) -> Response:
+    step = payplan.get_pay_step_for_manager(db, actor, step_id)
+    return _mentee_action(db, actor, step.mentee_id, data,
+                          lambda: payplan.set_shared(db, actor, step, checkbox(data, "shared")), "pay")
+
+
+@post("/mentees/{mentee_id:int}/tools", sync_to_thread=True)
+def tool_add(db: Db, actor: Me, mentee_id: FromPath[int], data: FormData) -> Response:
+    triad = policy.get_active_triad_for_pay_plan(db, actor, mentee_id)
+    return _mentee_action(db, actor, mentee_id, data, lambda: payplan.add_tool_record(
+        db, actor, triad, {**data, "shared": checkbox(data, "shared")}), "tools")
+
+
+@post("/tools/{record_id:int}/returned", sync_to_thread=True)
+def tool_returned(db: Db, actor: Me, record_id: FromPath[int], data: FormData) -> Response:
+    record = payplan.get_tool_record_for_manager(db, actor, record_id)
+    tz = db.get(Organization, record.shop_id).timezone
+    return _mentee_action(db, actor, record.mentee_id, data,
+                          lambda: payplan.mark_returned(db, actor, record, flags.today_in(tz)), "tools")
+
+
+@post("/tools/{record_id:int}/share", sync_to_thread=True)
+def tool_share(db: Db, actor: Me, record_id: FromPath[int], data: FormData) -> Response:
+    record = payplan.get_tool_record_for_manager(db, actor, record_id)
+    return _mentee_action(db, actor, record.mentee_id, data,
+                          lambda: payplan.set_shared(db, actor, record, checkbox(data, "shared")), "tools")
+
+
+# --- reviews ---------------------------------------------------------------------------------------
+
+@post("/triads/{triad_id:int}/reviews/standard", sync_to_thread=True)
+def reviews_standard(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Response:
+    triad = policy.get_triad_for_manager(db, actor, triad_id)
+    return _mentee_action(db, actor, triad.mentee_id, data,
+                          lambda: reviews.schedule_standard(db, actor, triad), "reviews")
+
+
+@post("/triads/{triad_id:int}/reviews", sync_to_thread=True)
+def review_add(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Response:
+    triad = policy.get_triad_for_manager(db, actor, triad_id)
+    return _mentee_action(db, actor, triad.mentee_id, data,
+                          lambda: reviews.add_custom(db, actor, triad, data), "reviews")
+
+
+def _review_page(db: Session, actor: Actor, review_id: int, *, errors=None, form=None, status_code=200) -> Response:
+    review, triad = reviews.get_review(db, actor, review_id)
+    view = reviews.reviews_where(db, reviews.Review.id == review.id)[0]
+    shop = db.get(Organization, triad.shop_id)
+    return page("manage/review.html", status_code=status_code, view=view, triad=roster.triad_row(db, triad.id),
+                party=reviews.party_of(actor, triad), today=flags.today_in(shop.timezone), tz=shop.timezone,
+                parties=reviews.PARTIES, errors=errors or {}, form=form or {})
+
+
+@get("/reviews/{review_id:int}", sync_to_thread=True)
+def review_page(db: Db, actor: Me, review_id: FromPath[int]) -> Response:
+    return _review_page(db, actor, review_id)
+
+
+@post("/reviews/{review_id:int}/sign", sync_to_thread=True)
+def review_sign(db: Db, actor: Me, review_id: FromPath[int], data: FormData) -> Response:
+    review, triad = reviews.get_review(db, actor, review_id)
+    try:
+        reviews.sign(db, actor, review, triad, str(data.get("note", "")))
+    except FormError as e:
+        db.rollback()
+        return _review_page(db, actor, review_id, errors=e.errors, form={"note": data.get("note", "")},
+                            status_code=400)
+    db.commit()
+    return see_other(f"/reviews/{review_id}")
+
+
+# --- instructors -------------------------------------------------------------------------------------
+
+def instructor_page(db: Session, actor: Actor) -> Response:
+    policy.require_role(actor, "instructor")
+    return page("homes/instructor.html", students=instructor.students(db, actor))
+
+
+@get("/instructor/program", sync_to_thread=True)
+def program_page(db: Db, actor: Me) -> Response:
+    policy.require_role(actor, "instructor")
+    found = instructor.students(db, actor)
+    return page("manage/program.html", students=found, areas=instructor.program_coverage(found))
+
+
+# --- the inbox ---------------------------------------------------------------------------------------
+
+@get("/inbox", sync_to_thread=True)
+def inbox_page(db: Db, actor: Me) -> Response:
+    return page("manage/inbox.html", items=inbox.items_for(db, actor))
+
+
+def shared_pay_plan(db: Session, actor: Actor, mentee_id: int):
+    """For the mentee's own page: what the manager shared with them."""
+    triad = roster.triad_of(db, mentee_id)
+    if triad is None:
+        return None
+    progress = dashboard.progress_of(db, [a for a in board.assignments_of(db, mentee_id)
+                                          if a.triad_id == triad.triad.id])
+    report = next((p.report for p in progress.values()), None)
+    plan = payplan.pay_plan_of(db, actor, triad.shop.id, mentee_id, report, flags.today_in(triad.shop.timezone))
+    return plan if plan and (plan.steps or plan.tools) else None
+
+
+HANDLERS = [dashboard_settings, pay_step_add, pay_step_decide, pay_step_share, tool_add, tool_returned, tool_share,
+            reviews_standard, review_add, review_page, review_sign, program_page, inbox_page]

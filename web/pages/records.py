@@ -1,0 +1,281 @@
+"""Completion records and credentials: export, issue, revoke, bulk export, published keys and public verification."""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import File
+from sqlmodel import Session
+
+from exports import bulk, credentials, keys, record, service, verify
+from exports.models import CompletionRecord, ExportJob, IssuedCredential
+from mentoring import board, policy
+from mentoring.errors import FormError, NotFound
+from mentoring.models import Organization
+from mentoring.policy import Actor
+from web.apidoc import errors
+from web.deps import database_of, settings_of
+from web.render import FormData, page, see_other
+
+Db = NamedDependency[Session]
+Me = NamedDependency[Actor]
+PUBLIC_TAGS = ["Published keys and revocation list"]
+PUBLIC_JSON = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
+
+
+def _base(request: Request) -> str:
+    return settings_of(request).base_url.rstrip("/")
+
+
+def _records_page(request: Request, db: Session, actor: Actor, assignment, *, errors=None, status_code: int = 200):
+    b = board.board(db, assignment)
+    records = record.records_of(db, assignment.id)
+    return page("records/assignment.html", status_code=status_code, b=b, records=records,
+                creds=credentials.credentials_of(db, assignment.id), errors=errors or {},
+                coverage=board.coverage_of(db, b), can_issue=policy.can_issue_records(actor, assignment.shop_id),
+                base_url=_base(request))
+
+
+@get("/assignments/{assignment_id:int}/records", sync_to_thread=True, include_in_schema=False)
+def records_page(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]) -> Response:
+    assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
+    return _records_page(request, db, actor, assignment)
+
+
+@post("/assignments/{assignment_id:int}/records/export", sync_to_thread=True, include_in_schema=False)
+def export_file(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], data: FormData) -> Response:
+    """A POST: exporting issues (or reuses) a record, which is a change of state."""
+    assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
+    fmt, paper = str(data.get("format", "pdf")), str(data.get("paper", "letter"))
+    if fmt not in service.FORMATS or paper not in ("letter", "a4"):
+        return _records_page(request, db, actor, assignment, errors={"format": "Choose PDF, CSV or JSON."},
+                             status_code=400)
+    exported = service.export_record(db, actor, assignment, fmt, base_url=_base(request), paper=paper)
+    db.commit()
+    return Response(exported.data, status_code=200, media_type=exported.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{exported.name}"', "Cache-Control": "private, no-store"})
+
+
+@post("/assignments/{assignment_id:int}/credentials", sync_to_thread=True, include_in_schema=False)
+def issue(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]) -> Response:
+    assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
+    policy.require_record_issuer(actor, assignment.shop_id)
+    try:
+        credentials.issue_credentials(db, actor, assignment, base_url=_base(request),
+                                      secret=settings_of(request).secret_key)
+    except (FormError, keys.KeyUnavailable) as e:
+        db.rollback()
+        errors = e.errors if isinstance(e, FormError) else {"": str(e)}
+        return _records_page(request, db, actor, assignment, errors=errors, status_code=400)
+    db.commit()
+    return see_other(f"/assignments/{assignment.id}/records")
+
+
+def _credential_for(db: Session, actor: Actor, credential_id: int) -> IssuedCredential:
+    cred = db.get(IssuedCredential, credential_id)
+    if cred is None:
+        raise NotFound
+    policy.get_assignment_for_exporter(db, actor, cred.assignment_id)
+    return cred
+
+
+@get("/credentials/{credential_id:int}/download", sync_to_thread=True, include_in_schema=False)
+def download_credential(db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+    cred = _credential_for(db, actor, credential_id)
+    name = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}.jwt"
+    return Response(cred.token, media_type="application/vc+jwt", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+
+
+@post("/credentials/{credential_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
+def revoke_credential(request: Request, db: Db, actor: Me, credential_id: FromPath[int], data: FormData) -> Response:
+    cred = _credential_for(db, actor, credential_id)
+    policy.require_record_issuer(actor, cred.issuer_id)
+    assignment = policy.get_assignment_for_exporter(db, actor, cred.assignment_id)
+    try:
+        credentials.revoke_credential(db, actor, cred, str(data.get("reason", "")))
+    except FormError as e:
+        db.rollback()
+        return _records_page(request, db, actor, assignment, errors=e.errors, status_code=400)
+    db.commit()
+    return see_other(f"/assignments/{assignment.id}/records")
+
+
+@post("/records/{record_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
+def revoke_record(request: Request, db: Db, actor: Me, record_id: FromPath[int], data: FormData) -> Response:
+    found = db.get(CompletionRecord, record_id)
+    if found is None:
+        raise NotFound
+    assignment = policy.get_assignment_for_exporter(db, actor, found.assignment_id)
+    policy.require_record_issuer(actor, found.shop_id)
+    try:
+        record.revoke_record(db, actor, found, str(data.get("reason", "")))
+    except FormError as e:
+        db.rollback()
+        return _records_page(request, db, actor, assignment, errors=e.errors, status_code=400)
+    db.commit()
+    return see_other(f"/assignments/{assignment.id}/records")
+
+
+# --- public verification --------------------------------------------------------------------
+
+def _verdict_page(db: Session, verdict: verify.Verdict | None, status_code: int = 200, **context) -> Response:
+    content = record.content_of(verdict.record) if verdict and verdict.record else None
+    return page("records/verify.html", status_code=status_code, verdict=verdict, content=content,
+                ratings={int(k): v for k, v in (content or {}).get("ratings", {}).items()}, **context)
+
+
+@get("/verify", sync_to_thread=True, include_in_schema=False)
+def verify_form(db: Db) -> Response:
+    return _verdict_page(db, None)
+
+
+@get("/verify/{code:str}", sync_to_thread=True, include_in_schema=False)
+def verify_code(db: Db, code: FromPath[str]) -> Response:
+    verdict = verify.verify_record_code(db, code)
+    return _verdict_page(db, verdict, status_code=200 if verdict.authentic else 404)
+
+
+@dataclass
+class VerifyForm:
+    text: str = ""
+    file: UploadFile | None = None
+
+
+MAX_UPLOAD = 8 * 1024 * 1024
+
+
+@post("/verify", sync_to_thread=True, include_in_schema=False)
+def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
+    """Anyone may check a file or a pasted credential or code; nothing is stored."""
+    raw = data.file.file.read(MAX_UPLOAD + 1) if data.file is not None and data.file.filename else b""
+    text = (data.text or "").strip()
+    if len(raw) > MAX_UPLOAD:
+        return _verdict_page(db, None, 400, errors={"file": "That file is larger than any record we issue."})
+    if not raw and not text:
+        return _verdict_page(db, None, 400, errors={"text": "Paste a credential or a code, or choose a file."})
+    if raw:
+        verdict = verify.verify_bytes(db, raw)
+    elif verify.CODE_PATTERN.fullmatch(record.normalize_code(text)):
+        verdict = verify.verify_record_code(db, text)
+    else:
+        verdict = verify.verify_bytes(db, text.encode())
+    return _verdict_page(db, verdict, errors={})
+
+
+# --- published keys and the revocation list ------------------------------------------------------
+
+@get("/.well-known/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS)
+def all_keys(db: Db) -> Response:
+    return Response(keys.jwks(db), headers=PUBLIC_JSON)
+
+
+def _org(db: Session, org_id: int) -> Organization:
+    org = db.get(Organization, org_id) if 0 < org_id < 2**31 else None  # ids are 32-bit on PostgreSQL
+    if org is None:
+        raise NotFound
+    return org
+
+
+@get("/orgs/{org_id:int}/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
+def org_keys(db: Db, org_id: FromPath[int]) -> Response:
+    _org(db, org_id)
+    return Response(keys.jwks(db, org_id), headers=PUBLIC_JSON)
+
+
+@get("/orgs/{org_id:int}/did.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
+def did_document(request: Request, db: Db, org_id: FromPath[int]) -> Response:
+    _org(db, org_id)
+    stored = keys.stored_key(db, org_id)
+    if stored is None:
+        raise NotFound
+    return Response(keys.did_document(_base(request), stored), media_type="application/did+json",
+                    headers=PUBLIC_JSON)
+
+
+@get("/orgs/{org_id:int}/credentials/revocations.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
+def revocations(request: Request, db: Db, org_id: FromPath[int]) -> Response:
+    _org(db, org_id)
+    return Response(credentials.revocation_list(db, _base(request), org_id),
+                    headers={**PUBLIC_JSON, "Cache-Control": "public, max-age=60"})
+
+
+# --- bulk export ------------------------------------------------------------------------------
+
+def _job_for(db: Session, actor: Actor, job_id: int) -> ExportJob:
+    job = db.get(ExportJob, job_id)
+    if job is None or not policy.can_issue_records(actor, job.shop_id):
+        raise NotFound
+    return job
+
+
+@get("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
+def bulk_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    if not policy.can_issue_records(actor, shop.id):
+        raise NotFound
+    return page("records/bulk.html", shop=shop, jobs=bulk.jobs_of(db, shop.id),
+                count=len(bulk.assignments_to_export(db, shop.id)))
+
+
+@post("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
+def bulk_start(request: Request, db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
+    shop = policy.get_shop_for_manager(db, actor, shop_id)
+    if not policy.can_issue_records(actor, shop.id):
+        raise NotFound
+    job = bulk.start_job(db, actor, shop)
+    db.commit()
+    settings = settings_of(request)
+    worker = threading.Thread(target=bulk.run_job, name=f"export-{job.id}", daemon=True,
+                              args=(database_of(request).transaction, job.id, actor, _export_dir(settings),
+                                    _base(request)))
+    _running.add(worker)
+    worker.start()
+    return see_other(f"/exports/{job.id}")
+
+
+_running: set[threading.Thread] = set()  # this process's export threads, only so that shutdown can wait
+
+
+def wait_for_exports(_app=None) -> None:
+    """On shutdown, let running exports finish before the database goes away (their progress is in it)."""
+    for worker in list(_running):
+        worker.join(60)
+        _running.discard(worker)
+
+
+def _export_dir(settings) -> Path:
+    return Path(settings.data_dir) / "exports"
+
+
+@get("/exports/{job_id:int}", sync_to_thread=True, include_in_schema=False)
+def job_page(db: Db, actor: Me, job_id: FromPath[int]) -> Response:
+    job = _job_for(db, actor, job_id)
+    return page("records/job.html", job=job, shop=db.get(Organization, job.shop_id))
+
+
+@get("/exports/{job_id:int}/progress", sync_to_thread=True, include_in_schema=False)
+def job_progress(db: Db, actor: Me, job_id: FromPath[int]) -> Response:
+    return page("records/_job_progress.html", job=_job_for(db, actor, job_id))
+
+
+@get("/exports/{job_id:int}/download", sync_to_thread=True, include_in_schema=False)
+def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> File:
+    job = _job_for(db, actor, job_id)
+    path = _export_dir(settings_of(request)) / job.file_name
+    if job.status != "done" or not path.exists():
+        raise NotFound
+    shop = db.get(Organization, job.shop_id)
+    return File(path, filename=f"completion-records-shop-{shop.id}-{job.id}.zip", media_type="application/zip",
+                headers={"Cache-Control": "private, no-store"})
+
+
+HANDLERS = [records_page, export_file, issue, download_credential, revoke_credential, revoke_record, verify_form,
+            verify_code, verify_upload, all_keys, org_keys, did_document, revocations, bulk_page, bulk_start, job_page,
+            job_progress, job_download]
