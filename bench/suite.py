@@ -147,7 +147,7 @@ def main() -> int:
             return _load.Req("GET", path, {"Cookie": f"{SESSION_COOKIE}={session}", "Accept": "text/html",
                                            "Accept-Encoding": "gzip"})
 
-        first_shop = [a for a in seeded["assignments"][:args.mentees_per_shop]]
+        first_shop = seeded["assignments"][:args.mentees_per_shop]
         mentor_pages = [a for i, a in enumerate(first_shop) if i % 2 == 0]  # the mentor's own mentees
         login_body = f"email={manager_email}&password={PASSWORD}&_csrf_token={csrf}".replace("@", "%40").encode()
         plans = {

@@ -226,6 +226,15 @@ def can_issue_records(actor: Actor, shop_id: int) -> bool:
     return can_manage_shop(actor, shop_id)
 
 
+def get_shop_for_record_issuer(db: Session, actor: Actor, shop_id: int) -> Organization:
+    """A shop whose records the actor may export in bulk: its managers and admins, not a site operator who is
+    neither; everyone else gets 404."""
+    shop = get_shop_for_manager(db, actor, shop_id)
+    if not can_issue_records(actor, shop.id):
+        raise NotFound
+    return shop
+
+
 def require_record_issuer(actor: Actor, shop_id: int) -> None:
     """For someone who may see the record (the mentee) but not issue or revoke: 403, not 404."""
     if not can_issue_records(actor, shop_id):

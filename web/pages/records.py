@@ -217,18 +217,14 @@ def _job_for(db: Session, actor: Actor, job_id: int) -> ExportJob:
 
 @get("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
 def bulk_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
-    shop = policy.get_shop_for_manager(db, actor, shop_id)
-    if not policy.can_issue_records(actor, shop.id):
-        raise NotFound
+    shop = policy.get_shop_for_record_issuer(db, actor, shop_id)
     return page("records/bulk.html", shop=shop, jobs=bulk.jobs_of(db, shop.id),
                 count=len(bulk.assignments_to_export(db, shop.id)))
 
 
 @post("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
 def bulk_start(request: Request, db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
-    shop = policy.get_shop_for_manager(db, actor, shop_id)
-    if not policy.can_issue_records(actor, shop.id):
-        raise NotFound
+    shop = policy.get_shop_for_record_issuer(db, actor, shop_id)
     job = bulk.start_job(db, actor, shop)
     db.commit()
     settings = settings_of(request)
