@@ -2,25 +2,26 @@
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from mentoring import policy
 from mentoring.errors import NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
 from mentoring.policy import Actor
-from mentoring.progress import TaskState, events_of, task_states
+from mentoring.progress import TaskState, task_states
 from tasklists.coverage import CoverageReport, coverage
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
 STATUSES = ("ready", "not_started", "practicing", "signed")
 
 
-@dataclass(frozen=True, slots=True)
-class TaskView:
-    """A read-only copy of a ShopTask: templates read these hundreds of times per page, and plain
-    attributes cost a tenth of the ORM's instrumented ones."""
-
+# Read-only copies for the task pages, which read a few hundred tasks and their events per request:
+# named tuples are built from a result row at C speed, and their fields read faster than the ORM's
+# instrumented attributes.
+class TaskView(NamedTuple):
     code: str
     statement: str
     priority: str
@@ -34,15 +35,23 @@ class TaskView:
     na_reason: str
     required_rating: int | None
 
-    COLUMNS = ("code", "statement", "priority", "area_code", "area_title", "section_code", "section_title",
-               "position", "phase", "not_applicable", "na_reason", "required_rating")
+
+_TASK_VIEWS = (select(*(getattr(ShopTask, c) for c in TaskView._fields))
+               .where(ShopTask.version_id == bindparam("version")).order_by(ShopTask.position))
 
 
 def task_views(db: Session, version_id: int) -> list[TaskView]:
-    """Plain columns, no ORM objects: the cheapest way to read a few hundred tasks."""
-    columns = [getattr(ShopTask, c) for c in TaskView.COLUMNS]
-    rows = db.exec(select(*columns).where(ShopTask.version_id == version_id).order_by(ShopTask.position)).all()
-    return [TaskView(*row) for row in rows]
+    return list(map(TaskView._make, db.exec(_TASK_VIEWS, params={"version": version_id})))
+
+
+EventView = NamedTuple("EventView", [(c.name, c.type.python_type) for c in ProgressEvent.__table__.columns])
+_EVENT_VIEWS = (select(*ProgressEvent.__table__.columns)
+                .where(ProgressEvent.assignment_id == bindparam("assignment")).order_by(ProgressEvent.seq))
+
+
+def event_views(db: Session, assignment_id: int) -> list[EventView]:
+    """An assignment's events in chain order, as read-only EventViews (same fields as ProgressEvent)."""
+    return list(map(EventView._make, db.exec(_EVENT_VIEWS, params={"assignment": assignment_id})))
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ def get_assignment(db: Session, actor: Actor, assignment_id: int) -> Assignment:
 def board(db: Session, assignment: Assignment) -> Board:
     """Three queries whatever the list's length: tasks, events, and the header objects."""
     tasks = task_views(db, assignment.version_id)
-    states = task_states(events_of(db, assignment.id))
+    states = task_states(event_views(db, assignment.id))
     version = db.get(ShopTaskListVersion, assignment.version_id)
     return Board(assignment, db.get(Person, assignment.mentee_id), db.get(Organization, assignment.shop_id),
                  db.get(ShopTaskList, version.list_id), version,

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, bindparam, or_
 from sqlmodel import Session, select
 
 from mentoring.errors import Forbidden, NotFound
@@ -36,9 +36,13 @@ class Actor:
         return any(r == role for _, r in self.memberships)
 
 
+# The statements below run on nearly every request; composing one costs about as much as running it,
+# so they are built once, with bound parameters.
+_MEMBERSHIPS = select(Membership.organization_id, Membership.role).where(Membership.person_id == bindparam("person"))
+
+
 def load_actor(db: Session, person: Person, ip: str = "") -> Actor:
-    rows = db.exec(select(Membership.organization_id, Membership.role)
-                   .where(Membership.person_id == person.id)).all()
+    rows = db.exec(_MEMBERSHIPS, params={"person": person.id}).all()
     return Actor(person.id, person.full_name, person.is_superuser,
                  frozenset((org, role) for org, role in rows), ip)
 
@@ -167,9 +171,27 @@ def consented_student_ids(instructor_id: int) -> Select:
     )
 
 
+_MENTEE_AT = (select(Membership.person_id).where(Membership.person_id == bindparam("mentee"),
+                                                 Membership.role == "mentee",
+                                                 Membership.organization_id.in_(bindparam("shops", expanding=True)))
+              .limit(1))
+_IS_MENTEE = select(Membership.person_id).where(Membership.person_id == bindparam("mentee"),
+                                                Membership.role == "mentee").limit(1)
+_CONSENTED = (consented_student_ids(bindparam("instructor")).where(Enrollment.mentee_id == bindparam("mentee"))
+              .limit(1))
+
+
 def can_view_mentee(db: Session, actor: Actor, mentee_id: int) -> bool:
-    ids = visible_mentee_ids(actor).subquery()
-    return db.exec(select(ids.c[0]).where(ids.c[0] == mentee_id)).first() is not None
+    """visible_mentee_ids for one mentee, as at most two short lookups: every task page and sign-off asks."""
+    if mentee_id == actor.person_id:
+        if db.exec(_IS_MENTEE, params={"mentee": mentee_id}).first() is not None:
+            return True
+    elif shops := actor.orgs_where("admin", "manager", "mentor"):
+        if db.exec(_MENTEE_AT, params={"mentee": mentee_id, "shops": sorted(shops)}).first() is not None:
+            return True
+    if actor.person_id is None:
+        return False
+    return db.exec(_CONSENTED, params={"instructor": actor.person_id, "mentee": mentee_id}).first() is not None
 
 
 def get_mentee_for_viewer(db: Session, actor: Actor, mentee_id: int) -> Person:

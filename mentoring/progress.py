@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
 from mentoring import audit, policy
@@ -151,28 +152,34 @@ class Context:
     last: ProgressEvent | None  # the chain's newest event, whatever its task
 
 
-def _lock(db: Session, assignment_id: int) -> Assignment:
-    # FOR UPDATE serialises writers of one assignment on PostgreSQL; on SQLite the
-    # request already holds the write lock (BEGIN IMMEDIATE).
-    assignment = db.exec(select(Assignment).where(Assignment.id == assignment_id).with_for_update()).first()
-    if assignment is None:
-        raise NotFound
-    return assignment
+# Built once, with bound parameters: composing a statement costs about as much as running it.
+_CONTEXT = (select(Assignment, Triad, Organization, ShopTask)
+            .join(Triad, Triad.id == Assignment.triad_id)
+            .join(Organization, Organization.id == Assignment.shop_id)
+            .join(ShopTask, (ShopTask.version_id == Assignment.version_id) & (ShopTask.code == bindparam("code")))
+            .where(Assignment.id == bindparam("assignment"))
+            .with_for_update(of=Assignment))
+# The task's own events, and the chain's newest event whatever its task (the next one links to it).
+_TASK_EVENTS_AND_NEWEST = select(ProgressEvent).where(
+    ProgressEvent.assignment_id == bindparam("assignment"),
+    or_(ProgressEvent.task_code == bindparam("code"),
+        ProgressEvent.seq == select(func.max(ProgressEvent.seq))
+        .where(ProgressEvent.assignment_id == bindparam("assignment")).scalar_subquery()))
 
 
 def _context(db: Session, assignment_id: int, code: str) -> Context:
-    """A handful of small queries, whatever the length of the list: this runs on every sign-off."""
-    assignment = _lock(db, assignment_id)
-    task = db.exec(select(ShopTask).where(ShopTask.version_id == assignment.version_id,
-                                          ShopTask.code == code)).first()
-    if task is None:
+    """Two queries whatever the list's length: this runs on every sign-off.
+
+    FOR UPDATE on the assignment serialises its writers on PostgreSQL, and the events are read only
+    once that lock is held; on SQLite the request already holds the write lock (BEGIN IMMEDIATE)."""
+    row = db.exec(_CONTEXT, params={"assignment": assignment_id, "code": code}).first()
+    if row is None:
         raise NotFound
-    events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment.id,
-                                                 ProgressEvent.task_code == code)).all()
-    last = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment.id)
-                   .order_by(ProgressEvent.seq.desc()).limit(1)).first()
-    return Context(assignment, db.get(Triad, assignment.triad_id), db.get(Organization, assignment.shop_id), task,
-                   task_states(events).get(code, TaskState(code)), last)
+    assignment, triad, shop, task = row
+    events = db.exec(_TASK_EVENTS_AND_NEWEST, params={"assignment": assignment_id, "code": code}).all()
+    last = max(events, key=lambda e: e.seq, default=None)
+    state = task_states(e for e in events if e.task_code == code).get(code, TaskState(code))
+    return Context(assignment, triad, shop, task, state, last)
 
 
 def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str = "", photo_hashes=(),
@@ -254,8 +261,8 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     if pin is not None:  # before the lock: hashing the PIN is the slow part
         check_signing_pin(db, actor, pin)
     ctx = _context(db, assignment_id, code)
+    _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
     if not may_sign(actor, ctx.assignment):
-        _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
         raise Forbidden("Only a mentor of this shop signs tasks off, and never for themselves.")
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})

@@ -1,6 +1,7 @@
 """Shared shop tablets: enrolled by a manager, used by mentors who tap their name and enter their PIN."""
 
 import hashlib
+import hmac
 import secrets
 
 from sqlmodel import Session, select
@@ -43,6 +44,12 @@ def device_for(db: Session, token: str | None) -> TabletDevice | None:
         return None
     device = db.exec(select(TabletDevice).where(TabletDevice.token_hash == _digest(token))).first()
     return device if device and device.revoked_at is None else None
+
+
+def holds(device: TabletDevice | None, token: str | None) -> bool:
+    """Whether the tablet cookie's token belongs to this (enrolled, not revoked) device."""
+    return bool(device and token and device.revoked_at is None
+                and hmac.compare_digest(device.token_hash, _digest(token)))
 
 
 def tablets_at(db: Session, shop_id: int) -> list[TabletDevice]:

@@ -202,3 +202,13 @@ def test_changing_the_password_signs_out_other_devices(browser, other_browser, w
     assert other_browser.get("/mentor").status_code == 303
     assert other_browser.post("/login", {"email": world.mentor.email,
                                          "password": "a-new-long-secret"}).status_code == 303
+
+
+def test_a_write_request_moves_the_session_clock_in_its_own_transaction(browser, world, clean_db):
+    browser.login(world.manager.email)
+    with clean_db.transaction() as db:
+        db.exec(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=5)))
+    changed = browser.post("/account/pin", {"current_password": PASSWORD, "pin": "4826"})
+    assert changed.headers["location"] == "/account?saved=pin"
+    with clean_db.session() as db:
+        assert utcnow() - db.exec(select(WebSession)).one().last_seen_at < timedelta(minutes=1)

@@ -2,6 +2,7 @@
 
 import ast
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,44 @@ def test_writers_that_read_first_do_not_fail_when_concurrent(clean_db, world):
     with clean_db.session() as db:
         # Serialised writers lose no update.
         assert db.get(Person, world.mentee.id).failed_logins == 80
+
+
+
+def test_writers_that_fail_or_roll_back_let_the_next_writer_in(clean_db, world):
+    """A write transaction ends by commit, by rollback, or by its session closing after an error; each
+    must let the next writer in at once (on SQLite the process's writers queue on one lock)."""
+    errors = []
+
+    def write(n: int):
+        try:
+            for i in range(6):
+                try:
+                    with clean_db.session(write=True) as db:
+                        person = db.exec(select(Person).where(Person.id == world.mentee.id).with_for_update()).one()
+                        person.failed_logins += 1
+                        db.add(person)
+                        db.flush()
+                        if (n + i) % 3 == 1:
+                            db.rollback()
+                        elif (n + i) % 3 == 2:
+                            raise LookupError  # the session closes with the transaction open
+                        else:
+                            db.commit()
+                except LookupError:
+                    pass
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert time.monotonic() - started < 20  # a lock left held would stall the others for 30 s
+    with clean_db.session() as db:
+        assert db.get(Person, world.mentee.id).failed_logins == 12  # one in three committed
 
 
 # --- layering --------------------------------------------------------------------------

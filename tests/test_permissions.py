@@ -133,3 +133,16 @@ def test_pay_plan_is_for_the_shops_managers_and_admins_only(db, world):
 def test_enrollment_details_are_hidden_from_mentors(browser, world):
     browser.login(world.mentor.email)
     assert "Lakeview" not in browser.get(f"/mentees/{world.mentee.id}").text
+
+
+def test_the_one_mentee_check_agrees_with_the_visible_list_for_everyone(db, world):
+    # can_view_mentee answers for one mentee with short lookups; visible_mentee_ids is the rule itself.
+    people = [world.admin, world.manager, world.mentor, world.mentor2, world.mentee, world.mentee2,
+              world.other_manager, world.other_mentor, world.other_mentee, world.instructor]
+    for person in people:
+        actor = load_actor(db, person)
+        visible = {row[0] for row in db.exec(policy.visible_mentee_ids(actor))}
+        for mentee in people:
+            assert policy.can_view_mentee(db, actor, mentee.id) is (mentee.id in visible), (person.full_name,
+                                                                                            mentee.full_name)
+    assert visible == {world.mentee.id}  # the instructor: the consented student only

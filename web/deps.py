@@ -1,10 +1,11 @@
 """Request-scoped dependencies: the database session and the signed-in actor."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
+from sqlalchemy import event
 from sqlmodel import Session
 
 from mentoring import tablets
@@ -49,10 +50,23 @@ def set_session_cookie(response, settings: Settings, token: str) -> None:
                         max_age=settings.session_max_hours * 3600)
 
 
-def provide_db(request: Request) -> Iterator[Session]:
-    """One session per request. Writers start with the write lock on SQLite; handlers commit."""
+async def provide_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request. Writers start with the write lock on SQLite; handlers commit.
+
+    Async only so that closing it (a rollback if the handler did not commit) runs on the event loop and
+    never waits for a worker thread: those may all be queued for the write lock this session holds."""
     with database_of(request).session(write=request.method not in SAFE_METHODS) as db:
+        db.info["request_state"] = request.state
         yield db
+
+
+@event.listens_for(Session, "before_commit")
+def _touch_with_the_write(db: Session) -> None:
+    """A write request's session clock moves in the request's own transaction, not in one of its own."""
+    state = db.info.get("request_state")
+    session_id = state.pop("touch_session", None) if state is not None else None
+    if session_id:
+        sessions.touch(db, session_id)
 
 
 def current_actor(request: Request) -> Actor | None:
@@ -69,18 +83,21 @@ def current_actor(request: Request) -> Actor | None:
         )
         if found is None:
             return None
-        session, person = found
+        session, person, device = found
         if session.tablet_id is not None:
             # A turn on a shop tablet: only on that tablet, and only until a minute passes without a tap.
-            device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings)))
-            if device is None or device.id != session.tablet_id or sessions.idle_for(session) > tablets.IDLE_SECONDS:
+            if (not tablets.holds(device, request.cookies.get(tablet_cookie_name(settings)))
+                    or sessions.idle_for(session) > tablets.IDLE_SECONDS):
                 return None
             request.state.tablet_name = device.name
         actor = load_actor(db, person, request.client.host if request.client else "")
     # Tablet turns time out after a minute, so their clock is kept to within a few seconds.
     if sessions.needs_touch(session) or (session.tablet_id is not None and sessions.idle_for(session) > 5):
-        with database.transaction() as writer:
-            sessions.touch(writer, session.id)
+        if request.method in SAFE_METHODS:
+            with database.transaction() as writer:
+                sessions.touch(writer, session.id)
+        else:  # the request writes anyway: see _touch_with_the_write
+            request.state.touch_session = session.id
     return actor
 
 

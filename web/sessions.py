@@ -4,11 +4,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
 
 from mentoring.clock import utcnow
-from mentoring.models import Person
+from mentoring.models import Person, TabletDevice
 from web.models import WebSession
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute
@@ -30,29 +30,41 @@ def idle_for(session: WebSession) -> float:
     return (utcnow() - session.last_seen_at).total_seconds()
 
 
+# No session object needs updating after these (synchronize_session=False), which saves the ORM a search.
+_END = delete(WebSession).where(WebSession.id == bindparam("session_id")).execution_options(synchronize_session=False)
+_TOUCH = (update(WebSession).where(WebSession.id == bindparam("session_id"))
+          .values(last_seen_at=bindparam("now")).execution_options(synchronize_session=False))
+
+
 def end(db: Session, token: str | None) -> None:
     if token:
-        db.exec(delete(WebSession).where(WebSession.id == _digest(token)))
+        db.exec(_END, params={"session_id": _digest(token)})
 
 
 def end_all_for(db: Session, person_id: int) -> None:
     db.exec(delete(WebSession).where(WebSession.person_id == person_id))
 
 
+# Every request runs this, and composing a statement costs about as much as running it: built once.
+_LIVE = (select(WebSession, Person, TabletDevice).join(Person, Person.id == WebSession.person_id)
+         .outerjoin(TabletDevice, TabletDevice.id == WebSession.tablet_id)
+         .where(WebSession.id == bindparam("session_id")))
+
+
 def lookup(db: Session, token: str | None, *, idle: timedelta, absolute: timedelta
-           ) -> tuple[WebSession, Person] | None:
-    """The live session and its person, or None when missing, expired or the person is inactive."""
+           ) -> tuple[WebSession, Person, TabletDevice | None] | None:
+    """The live session, its person and, for a turn on a shop tablet, that tablet (in one query);
+    None when missing, expired or the person is inactive."""
     if not token:
         return None
-    row = db.exec(select(WebSession, Person).join(Person, Person.id == WebSession.person_id)
-                  .where(WebSession.id == _digest(token))).first()
+    row = db.exec(_LIVE, params={"session_id": _digest(token)}).first()
     if row is None:
         return None
-    session, person = row
+    session, person, device = row
     now = utcnow()
     if not person.is_active or now - session.last_seen_at > idle or now - session.created_at > absolute:
         return None
-    return session, person
+    return session, person, device
 
 
 def needs_touch(session: WebSession) -> bool:
@@ -60,7 +72,7 @@ def needs_touch(session: WebSession) -> bool:
 
 
 def touch(db: Session, session_id: str) -> None:
-    db.exec(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=utcnow()))
+    db.exec(_TOUCH, params={"session_id": session_id, "now": utcnow()})
 
 
 def purge_expired(db: Session, *, idle: timedelta, absolute: timedelta) -> int:

@@ -77,43 +77,45 @@ class SignOffForm:
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/signoff", sync_to_thread=True)
 def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
              data: Annotated[SignOffForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
-    assignment = board.get_assignment(db, actor, assignment_id)
+    # progress.sign_off checks who may see and sign this assignment; the page is loaded only to show an error.
     folder = Path(settings_of(request).upload_dir)
     stored = None
     on_tablet = bool(request.state.get("tablet_name"))
+    cookie = session_cookie_name(settings_of(request))
     try:
         if data.photo is not None and data.photo.filename:
             stored = evidence.store_photo(data.photo.file.read(), folder)
         event = progress.sign_off(
-            db, actor, assignment.id, code, rating=data.rating, pin=None if on_tablet else data.pin,
+            db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
             photo_hashes=[stored.sha256] if stored else [])
         if stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                                  content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
+            sessions.end(db, request.cookies.get(cookie))
         db.commit()
     except progress.AlreadySigned as taken:
         db.rollback()
         _discard(folder, stored)
-        return _task_page(db, actor, assignment, code, errors={"": str(taken)}, status_code=409)
+        return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code,
+                          errors={"": str(taken)}, status_code=409)
     except FormError as e:
         db.rollback()
         _discard(folder, stored)
         _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
-        return _task_page(db, actor, assignment, code, errors=e.errors, form=form, status_code=400)
+        return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
+                          form=form, status_code=400)
     except Exception:
         db.rollback()
         _discard(folder, stored)
         raise
-    if on_tablet:  # a signature on a shared tablet ends the mentor's turn
-        cookie = session_cookie_name(settings_of(request))
-        sessions.end(db, request.cookies.get(cookie))
-        db.commit()
+    if on_tablet:
         response = see_other(f"/tablet?signed={code}")
         response.delete_cookie(cookie, path="/")
         return response
-    return see_other(f"/assignments/{assignment.id}?signed={code}")
+    return see_other(f"/assignments/{assignment_id}?signed={code}")
 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
