@@ -2,15 +2,19 @@
 
 import json
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
+from mentoring.clock import utcnow
 from mentoring.models import AuditEntry
 from mentoring.policy import Actor
 
 
-def record(db: Session, actor: Actor | None, action: str, obj, *, org_id: int | None = None,
-           **detail) -> AuditEntry:
-    entry = AuditEntry(
+def record(db: Session, actor: Actor | None, action: str, obj, *, org_id: int | None = None, **detail) -> None:
+    # A plain INSERT: entries are never read back in the same transaction, and building an ORM object for
+    # each one cost as much as the rest of a sign-off's writes.
+    db.exec(insert(AuditEntry.__table__).values(
+        at=utcnow(),
         actor_id=actor.person_id if actor else None,
         ip=actor.ip if actor else "",
         organization_id=org_id,
@@ -18,6 +22,4 @@ def record(db: Session, actor: Actor | None, action: str, obj, *, org_id: int | 
         object_type=type(obj).__name__.lower(),
         object_id=str(obj.id),
         detail=json.dumps(detail, default=str, sort_keys=True),
-    )
-    db.add(entry)
-    return entry
+    ))
