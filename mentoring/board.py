@@ -7,7 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from mentoring import policy
+from mentoring import lru, policy
 from mentoring.errors import NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
 from mentoring.policy import Actor
@@ -42,6 +42,23 @@ _TASK_VIEWS = (select(*(getattr(ShopTask, c) for c in TaskView._fields))
 
 def task_views(db: Session, version_id: int) -> list[TaskView]:
     return list(map(TaskView._make, db.exec(_TASK_VIEWS, params={"version": version_id})))
+
+
+# A published version never changes (edits go to a new draft), so each process reads its tasks once. The key
+# carries the publication time as well: a restored or rebuilt database may give the same id to another version.
+_PUBLISHED = lru.LRU(256)
+
+
+def tasks_of_version(db: Session, version: ShopTaskListVersion) -> list[TaskView]:
+    """The version's tasks in list order; callers must not change the list (it may be shared)."""
+    if version.published_at is None:
+        return task_views(db, version.id)
+    key = (version.id, version.published_at)
+    found = _PUBLISHED.get(key)
+    if found is None:
+        found = task_views(db, version.id)
+        _PUBLISHED.put(key, found)
+    return found
 
 
 EventView = NamedTuple("EventView", [(c.name, c.type.python_type) for c in ProgressEvent.__table__.columns])
@@ -88,10 +105,11 @@ def get_assignment(db: Session, actor: Actor, assignment_id: int) -> Assignment:
 
 
 def board(db: Session, assignment: Assignment) -> Board:
-    """Three queries whatever the list's length: tasks, events, and the header objects."""
-    tasks = task_views(db, assignment.version_id)
-    states = task_states(event_views(db, assignment.id))
+    """A fixed number of queries whatever the list's length: the header objects, the events, and the tasks
+    (once per process for a published version)."""
     version = db.get(ShopTaskListVersion, assignment.version_id)
+    tasks = tasks_of_version(db, version)
+    states = task_states(event_views(db, assignment.id))
     return Board(assignment, db.get(Person, assignment.mentee_id), db.get(Organization, assignment.shop_id),
                  db.get(ShopTaskList, version.list_id), version,
                  [Row(t, states.get(t.code, TaskState(t.code))) for t in tasks])

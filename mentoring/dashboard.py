@@ -4,17 +4,16 @@ A fixed number of queries whatever the number of mentees: each kind of row is re
 as plain columns, and put together in Python."""
 
 import json
-import threading
-from bisect import bisect_right
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from mentoring import flags, payplan, policy, reviews, roster
+from mentoring import flags, lru, payplan, policy, reviews, roster
 from mentoring.models import (
     Assignment,
     Organization,
@@ -30,7 +29,8 @@ from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
 SORTS = ("name", "progress", "ready", "last", "stalled")
-HEAT = ((90, "#1e7b34"), (75, "#4f9d5d"), (50, "#9cc8a0"), (25, "#d7e9d5"), (1, "#eef5ec"), (0, "#f4f4f4"))
+READ_KINDS = ("signoff", "revoke", "ready", "practice")  # the events _progress reads
+HEAT = (90, 75, 50, 25, 1, 0)  # the charts' colour classes h90 … h0 (app.css): darker green as more is signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +43,36 @@ class LightTask:
     required_rating: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class AreaProgress:
     code: str
     title: str
     done: int
     total: int
+    # Worked out once, when the (cached) progress is computed: the charts draw every area on every request.
+    percent: int = field(init=False)
+    heat: int = field(init=False)  # the highest floor of HEAT that the share reaches: the colour class
+    bar: int = field(init=False)  # height in the 24-pixel per-area bar chart
 
-    @property
-    def percent(self) -> int:
-        return self.done * 100 // self.total if self.total else 0
+    def __post_init__(self) -> None:
+        self.percent = self.done * 100 // self.total if self.total else 0
+        self.heat = next(floor for floor in HEAT if self.percent >= floor)
+        self.bar = self.percent * 24 // 100
 
-    @property
-    def heat(self) -> str:
-        """The chart colour for this share: darker green as more is signed."""
-        return next(colour for floor, colour in HEAT if self.percent >= floor)
+
+class AreaList(list[AreaProgress]):
+    """A list's areas, with its per-area bar chart worked out once: the dashboard draws it on every row of every
+    request, and the progress it comes from is cached. Each area is a 7-pixel bar, 9 pixels apart, as tall as its
+    share signed (24 pixels: all); bars of one colour class are drawn as one SVG path."""
+
+    def __init__(self, areas: list[AreaProgress]):
+        super().__init__(areas)
+        self.label = ", ".join(f"{a.code}: {a.done} of {a.total}" for a in areas)
+        paths: dict[int, str] = {}
+        for i, a in enumerate(areas):
+            if a.bar:
+                paths[a.heat] = paths.get(a.heat, "") + f"M{i * 9 + 1} {25 - a.bar}h7v{a.bar}h-7z"
+        self.paths = list(paths.items())  # (colour class, path)
 
 
 @dataclass
@@ -65,34 +80,27 @@ class ListProgress:
     """Where one assignment stands: per area, against the coverage rule, and what waits for a signature."""
 
     assignment_id: int | None = None
-    areas: list[AreaProgress] = field(default_factory=list)
+    areas: AreaList = field(default_factory=lambda: AreaList([]))
     report: CoverageReport | None = None
+    rule_met: dict[str, bool] = field(default_factory=dict)  # per priority: does every area meet the rule?
     ready: int = 0
     signed: int = 0
     applicable: int = 0
     last_signoff: datetime | None = None
-    signoff_times: list[datetime] = field(default_factory=list)  # for the progress-over-time chart
+    last_progress_at: datetime | None = None  # the newest practice, request or sign-off: the stalled clock
+    signoff_times: list[datetime] = field(default_factory=list)  # sorted; for the progress-over-time chart
 
     def take(self, other: "ListProgress") -> None:
         """Copy another (cached, shared) result's figures; the lists are shared and must not be changed."""
-        for name in ("assignment_id", "areas", "report", "ready", "signed", "applicable", "last_signoff",
-                     "signoff_times"):
+        for name in _LIST_FIELDS:
             setattr(self, name, getattr(other, name))
 
     @property
     def percent(self) -> int:
         return self.signed * 100 // self.applicable if self.applicable else 0
 
-    @property
-    def area_map(self) -> dict[str, AreaProgress]:
-        return {a.code: a for a in self.areas}
 
-    @property
-    def rule_met(self) -> dict[str, bool]:
-        """Per priority: does every area meet the rule? (The dashboard colours P-1/P-2/P-3 by it.)"""
-        if self.report is None:
-            return {}
-        return {p: all(a.priorities[p].passes for a in self.report.areas) for p in self.report.overall.priorities}
+_LIST_FIELDS = [f.name for f in fields(ListProgress)]
 
 
 @dataclass
@@ -104,6 +112,7 @@ class TriadStatus(ListProgress):
     overdue_reviews: list[reviews.ReviewView] = field(default_factory=list)
     next_review: reviews.ReviewView | None = None
     steps: list[payplan.StepView] = field(default_factory=list)
+    heat: list[int | None] = field(default_factory=list)  # per area of Dashboard.areas; None: not on the list
 
     @property
     def steps_due(self) -> list[payplan.StepView]:
@@ -164,46 +173,48 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
     rows = [TriadStatus(row=r) for r in _triad_lines(db, shop_ids, {s.id: s for s in shops})]
     triad_ids = select(Triad.id).where(Triad.shop_id.in_(shop_ids), Triad.ended_at.is_(None))
 
-    # The newest active assignment of each triad.
+    # The newest active assignment of each triad, with what its cached progress is keyed by.
     assignments = {a.triad_id: a for a in db.exec(
-        select(Assignment).where(Assignment.triad_id.in_(triad_ids), Assignment.ended_at.is_(None))
+        _HEADS.where(Assignment.triad_id.in_(triad_ids), Assignment.ended_at.is_(None))
         .order_by(Assignment.start_date, Assignment.id)).all()}
-    assignment_ids = select(Assignment.id).where(Assignment.triad_id.in_(triad_ids), Assignment.ended_at.is_(None))
-    progress, last_progress = _progress_of(db, list(assignments.values()), assignment_ids)
+    progress = _progress_of(db, list(assignments.values()))
 
     review_views = reviews.reviews_where(db, Review.triad_id.in_(triad_ids), light=True)
     pay_shops = {s for s in shop_ids if policy.can_see_pay_plan(actor, s)}
-    steps = list(db.exec(select(PayStep).where(PayStep.shop_id.in_(pay_shops),
-                                               PayStep.mentee_id.in_(select(Triad.mentee_id)
-                                                                     .where(Triad.id.in_(triad_ids))))).all())
-    decisions = list(db.exec(select(PayStepDecision).where(PayStepDecision.pay_step_id.in_(
-        select(PayStep.id).where(PayStep.shop_id.in_(pay_shops))))).all()) if pay_shops else []
+    # Plain columns, not ORM objects: enough for step_views and the page, and far cheaper for a whole shop.
+    steps = db.exec(select(PayStep.id, PayStep.mentee_id, PayStep.title, PayStep.amount_cents,
+                           PayStep.percent_tenths, PayStep.milestone, PayStep.milestone_area,
+                           PayStep.milestone_percent, PayStep.milestone_date)
+                    .where(PayStep.shop_id.in_(pay_shops),
+                           PayStep.mentee_id.in_(select(Triad.mentee_id).where(Triad.id.in_(triad_ids))))).all()
+    decisions = db.exec(select(PayStepDecision.id, PayStepDecision.pay_step_id, PayStepDecision.decision,
+                               PayStepDecision.deferred_until)
+                        .where(PayStepDecision.pay_step_id.in_(select(PayStep.id)
+                                                               .where(PayStep.shop_id.in_(pay_shops))))
+                        ).all() if pay_shops else []
 
     reviews_by_triad: dict[int, list[reviews.ReviewView]] = {}
     for v in review_views:
         reviews_by_triad.setdefault(v.review.triad_id, []).append(v)
-    steps_by_mentee: dict[int, list[PayStep]] = {}
+    steps_by_mentee: dict[int, list] = {}
     for step in steps:
         steps_by_mentee.setdefault(step.mentee_id, []).append(step)
-    decisions_by_step: dict[int, list[PayStepDecision]] = {}
+    decisions_by_step: dict[int, list] = {}
     for d in decisions:
         decisions_by_step.setdefault(d.pay_step_id, []).append(d)
     area_order: dict[str, str] = {}
-    signed_at: list[datetime] = []
     for status in rows:
         triad = status.row.triad
         shop_today = flags.today_in(tz[triad.shop_id], now)
         assignment = assignments.get(triad.id)
         start = flags.local_date(triad.started_at, tz[triad.shop_id])
         if assignment is not None:
-            status.assignment_id = assignment.id
             start = max(start, assignment.start_date)
             status.take(progress[assignment.id])
             for a in status.areas:
                 area_order.setdefault(a.code, a.title)
-            signed_at += status.signoff_times
-            if assignment.id in last_progress:
-                start = max(start, flags.local_date(last_progress[assignment.id], tz[triad.shop_id]))
+            if status.last_progress_at is not None:
+                start = max(start, flags.local_date(status.last_progress_at, tz[triad.shop_id]))
         status.last_progress = start
         status.idle_days = (shop_today - start).days
         status.stalled = flags.is_stalled(start, shop_today, days[triad.shop_id])
@@ -214,6 +225,10 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
             mine_steps = steps_by_mentee.get(triad.mentee_id, [])
             status.steps = payplan.step_views(mine_steps, [d for st in mine_steps for d in decisions_by_step.get(
                 st.id, [])], {triad.mentee_id: status.report}, shop_today)
+    # The heat map's cells, one per area of every list in view, so that the template only draws them.
+    for status in rows:
+        heat = {a.code: a.heat for a in status.areas}
+        status.heat = [heat.get(code) for code in area_order]
 
     workload: dict[int, list] = {}
     for status in rows:
@@ -221,31 +236,15 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
         entry[1] += status.ready
         entry[2] += 1
     return Dashboard(shops, today, days, rows, sorted((tuple(w) for w in workload.values()), key=lambda w: -w[1]),
-                     list(area_order.items()), _weekly(signed_at, today, tz[shops[0].id] if shops else "UTC"))
+                     list(area_order.items()),
+                     _weekly([r.signoff_times for r in rows], today, tz[shops[0].id] if shops else "UTC"))
 
 
 # Progress of an assignment depends only on its list version (published versions never change) and its events,
 # which are only ever appended and hash-chained: the newest event's number and hash identify it completely. So each
 # process keeps what it computed and reads again only the assignments that gained events. Nothing here is
 # needed by another process; a new process simply computes everything once.
-_CACHE: OrderedDict[tuple, "ListProgress"] = OrderedDict()
-_CACHE_SIZE = 20_000
-_CACHE_LOCK = threading.Lock()
-
-
-def _cached(key):
-    with _CACHE_LOCK:
-        found = _CACHE.get(key)
-        if found is not None:
-            _CACHE.move_to_end(key)
-        return found
-
-
-def _remember(key, value) -> None:
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+_CACHE = lru.LRU(20_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +254,22 @@ class Named:
 
 
 @dataclass(frozen=True, slots=True)
+class TriadRef:
+    """The triad columns the dashboard uses (a Triad model object costs several times more to make)."""
+
+    id: int
+    shop_id: int
+    mentee_id: int
+    mentor_id: int
+    manager_id: int
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TriadLine:
     """What the dashboard shows of a triad, read as plain columns (ORM rows of five tables cost a lot more)."""
 
-    triad: Triad
+    triad: TriadRef
     shop: Organization
     mentee: Named
     mentor: Named
@@ -272,27 +283,29 @@ def _triad_lines(db: Session, shop_ids: set[int], shops: dict[int, Organization]
                    .join(mentee, mentee.id == Triad.mentee_id).join(mentor, mentor.id == Triad.mentor_id)
                    .join(manager, manager.id == Triad.manager_id)
                    .where(Triad.shop_id.in_(shop_ids), Triad.ended_at.is_(None)).order_by(mentee.full_name)).all()
-    return [TriadLine(Triad(id=tid, shop_id=shop, mentee_id=me, mentor_id=mo, manager_id=ma, started_at=started),
-                      shops[shop], Named(me, me_name), Named(mo, mo_name), Named(ma, ma_name))
+    return [TriadLine(TriadRef(tid, shop, me, mo, ma, started), shops[shop],
+                      Named(me, me_name), Named(mo, mo_name), Named(ma, ma_name))
             for tid, shop, me, mo, ma, started, me_name, mo_name, ma_name in rows]
 
 
-def _progress_of(db: Session, assignments: list[Assignment], assignment_ids) -> tuple[dict, dict]:
-    """Progress (by assignment id) and the last day with progress, in four queries for any number of
-    assignments: the newest event of each, then the rules, tasks and events of those that changed."""
-    newest = (select(ProgressEvent.assignment_id.label("aid"), func.max(ProgressEvent.seq).label("seq"),
-                     func.max(case((ProgressEvent.kind.in_(flags.PROGRESS_KINDS), ProgressEvent.at))).label("last"))
-              .where(ProgressEvent.assignment_id.in_(assignment_ids)).group_by(ProgressEvent.assignment_id)
-              .subquery())
-    heads = {aid: (seq, digest, last) for aid, seq, digest, last in db.exec(
-        select(newest.c.aid, newest.c.seq, ProgressEvent.hash, newest.c.last)
-        .join(ProgressEvent, (ProgressEvent.assignment_id == newest.c.aid) & (ProgressEvent.seq == newest.c.seq))
-    ).all()}
+# Assignments with the number and hash of their newest event (None before the first): the progress cache's key.
+# The newest event is found per assignment through the (assignment_id, seq) index, not by grouping every event
+# of the shop. Made once: building the statement costs more than running it.
+_newest = aliased(ProgressEvent)
+_HEADS = (select(Assignment.id, Assignment.created_at, Assignment.version_id, Assignment.triad_id,
+                 Assignment.start_date, ProgressEvent.seq, ProgressEvent.hash)
+          .outerjoin(ProgressEvent, (ProgressEvent.assignment_id == Assignment.id) & (ProgressEvent.seq == select(
+              func.max(_newest.seq)).where(_newest.assignment_id == Assignment.id).scalar_subquery())))
+
+
+def _progress_of(db: Session, heads: list) -> dict[int, "ListProgress"]:
+    """Progress by assignment id, in three queries for any number of assignments: the rules, tasks and events
+    of those not cached under their newest event (rows of _HEADS)."""
     # The newest event's hash stands for the whole chain; created_at tells apart rows of a wiped database.
-    keys = {a.id: (a.id, a.created_at, a.version_id, *heads.get(a.id, (0, "", None))[:2]) for a in assignments}
-    result = {aid: hit for aid, key in keys.items() if (hit := _cached(key)) is not None}
-    missed = [a for a in assignments if a.id not in result]
-    version_ids = sorted({a.version_id for a in missed})
+    keys = {h.id: (h.id, h.created_at, h.version_id, h.seq, h.hash) for h in heads}
+    result = {aid: hit for aid, key in keys.items() if (hit := _CACHE.get(key)) is not None}
+    missed = [h for h in heads if h.id not in result]
+    version_ids = sorted({h.version_id for h in missed})
     rules = {vid: (rating, json.loads(rule)) for vid, rating, rule in db.exec(
         select(ShopTaskListVersion.id, ShopTaskListVersion.required_rating, TaskListTemplate.coverage_rule)
         .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id)
@@ -303,82 +316,84 @@ def _progress_of(db: Session, assignments: list[Assignment], assignment_ids) -> 
                                      ShopTask.area_title, ShopTask.not_applicable, ShopTask.required_rating)
                               .where(ShopTask.version_id.in_(version_ids)).order_by(ShopTask.position)).all():
         tasks.setdefault(vid, []).append(LightTask(*cols))
-    events: dict[int, list] = {}
-    # Only the events that decide "signed" and "ready", in chain order.
-    for e in db.exec(select(ProgressEvent.assignment_id, ProgressEvent.task_code, ProgressEvent.kind,
-                            ProgressEvent.rating, ProgressEvent.at)
-                     .where(ProgressEvent.assignment_id.in_([a.id for a in missed]),
-                            ProgressEvent.kind.in_(["signoff", "revoke", "ready"]))
-                     .order_by(ProgressEvent.assignment_id, ProgressEvent.seq)).all():
-        events.setdefault(e.assignment_id, []).append(e)
+    events: dict[int, list[tuple]] = {}
+    # Only the events that decide "signed", "ready" and the last day with progress, in chain order.
+    for aid, code, kind, rating, at in db.exec(
+            select(ProgressEvent.assignment_id, ProgressEvent.task_code, ProgressEvent.kind, ProgressEvent.rating,
+                   ProgressEvent.at)
+            .where(ProgressEvent.assignment_id.in_([h.id for h in missed]), ProgressEvent.kind.in_(READ_KINDS))
+            .order_by(ProgressEvent.assignment_id, ProgressEvent.seq)).all():
+        events.setdefault(aid, []).append((code, kind, rating, at))
     tallies = {vid: Tally(tasks.get(vid, [])) for vid in version_ids}
-    for a in missed:
-        found = ListProgress(assignment_id=a.id)
-        rating, rule = rules[a.version_id]
-        _progress(found, tasks.get(a.version_id, []), rating, rule, tallies[a.version_id], events.get(a.id, []))
-        _remember(keys[a.id], found)
-        result[a.id] = found
-    last_day = {aid: _aware(last) for aid, (_, _, last) in heads.items() if last is not None}
-    return result, last_day
+    for h in missed:
+        found = ListProgress(assignment_id=h.id)
+        rating, rule = rules[h.version_id]
+        _progress(found, tasks.get(h.version_id, []), rating, rule, tallies[h.version_id], events.get(h.id, []))
+        _CACHE.put(keys[h.id], found)
+        result[h.id] = found
+    return result
 
 
 def progress_of(db: Session, assignments: list[Assignment]) -> dict[int, "ListProgress"]:
     """Progress of several assignments, keyed by assignment id, in a fixed number of queries."""
-    return _progress_of(db, assignments, [a.id for a in assignments])[0]
-
-
-def _aware(moment: datetime) -> datetime:
-    # func.max() hands back what the driver gives: SQLite loses the time zone of the stored UTC value.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return _progress_of(db, db.exec(_HEADS.where(Assignment.id.in_([a.id for a in assignments]))).all())
 
 
 def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: int, rule: dict, tally: Tally,
-              events: list) -> None:
-    """Replay the sign-off, revoke and ready events in chain order, as progress.task_states does for these
-    three kinds (a test holds the two together), without building a full state per task."""
+              events: list[tuple]) -> None:
+    """Replay the sign-off, revoke and ready events, (task code, kind, rating, at) in chain order, as
+    progress.task_states does for these three kinds (a test holds the two together), without building a full
+    state per task. Practice events only count, with ready and sign-off events, for the last day with progress.
+    Plain tuples: a whole shop's events pass through here whenever its progress is not cached."""
     signed: dict[str, tuple[int, datetime]] = {}
     ready: set[str] = set()
-    for e in events:
-        if e.kind == "signoff":
-            signed[e.task_code] = (e.rating, e.at)
-            ready.discard(e.task_code)
-            status.signoff_times.append(e.at)
-        elif e.kind == "revoke":
-            signed.pop(e.task_code, None)
-        elif e.kind == "ready" and e.task_code not in signed:
-            ready.add(e.task_code)
+    for code, kind, rating, at in events:
+        if kind == "signoff":
+            signed[code] = (rating, at)
+            ready.discard(code)
+            status.signoff_times.append(at)
+        elif kind == "revoke":
+            signed.pop(code, None)
+        elif kind == "ready" and code not in signed:
+            ready.add(code)
+    status.last_progress_at = max((at for _, kind, _, at in events if kind in flags.PROGRESS_KINDS), default=None)
+    status.signoff_times.sort()
     achieved = set()
-    areas: dict[str, AreaProgress] = {}
+    counts: dict[str, list] = {}  # area code -> [title, done, total]
     for t in tasks:
         if t.not_applicable:
             continue
-        area = areas.get(t.area_code) or areas.setdefault(t.area_code, AreaProgress(t.area_code, t.area_title, 0, 0))
-        area.total += 1
+        area = counts.get(t.area_code) or counts.setdefault(t.area_code, [t.area_title, 0, 0])
+        area[2] += 1
         if t.code in ready:
             status.ready += 1
         elif (found := signed.get(t.code)) is not None:
-            area.done += 1
+            area[1] += 1
             status.signed += 1
             if found[0] >= (t.required_rating or default_rating):
                 achieved.add(t.code)
             if status.last_signoff is None or found[1] > status.last_signoff:
                 status.last_signoff = found[1]
-    status.applicable = sum(a.total for a in areas.values())
-    status.areas = list(areas.values())
-    status.report = tally.report(achieved, rule)
+    status.areas = AreaList([AreaProgress(code, title, done, total) for code, (title, done, total) in counts.items()])
+    status.applicable = sum(a.total for a in status.areas)
+    status.report = report = tally.report(achieved, rule)
+    status.rule_met = {p: all(a.priorities[p].passes for a in report.areas) for p in report.overall.priorities}
 
 
-def _weekly(moments: list[datetime], today: date, tz: str, weeks: int = 12) -> list[tuple[date, int]]:
-    """Sign-offs per local week (Monday to Sunday) for the last `weeks` weeks, this week last."""
+def _weekly(times: list[list[datetime]], today: date, tz: str, weeks: int = 12) -> list[tuple[date, int]]:
+    """Sign-offs per local week (Monday to Sunday) for the last `weeks` weeks, this week last; `times` holds
+    each assignment's sign-off moments, sorted."""
     first = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
     zone = ZoneInfo(tz)
-    # Week boundaries as instants, so each sign-off is placed by one comparison search, not a time-zone sum.
+    # Week boundaries as instants, so each sign-off is placed by one comparison search, not a time-zone sum;
+    # the older sign-offs, most of them, are skipped by one search per assignment.
     edges = [datetime.combine(first + timedelta(weeks=i), time.min, zone).astimezone(UTC) for i in range(weeks + 1)]
     counts = [0] * weeks
-    for m in moments:
-        i = bisect_right(edges, m if m.tzinfo else m.replace(tzinfo=UTC)) - 1
-        if 0 <= i < weeks:
-            counts[i] += 1
+    for moments in times:
+        for m in moments[bisect_left(moments, edges[0]):]:
+            i = bisect_right(edges, m) - 1
+            if i < weeks:
+                counts[i] += 1
     return [(first + timedelta(weeks=i), c) for i, c in enumerate(counts)]
 
 
