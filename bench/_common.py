@@ -163,6 +163,14 @@ def seed(database: Database, levels: list[str]) -> Seed:
                     assignments)
 
 
+def settle(database: Database) -> None:
+    """After bulk seeding, give PostgreSQL's planner the statistics a database in use has (autovacuum would
+    gather them within a minute or so); without them the first queries may be planned for empty tables."""
+    if not database.is_sqlite:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+
+
 def percentile(sorted_values: list[float], pct: float) -> float:
     """Nearest-rank percentile of an already sorted list (nan when empty)."""
     if not sorted_values:

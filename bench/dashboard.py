@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-from _common import OPERATOR, PASSWORD, fresh_database, percentile, prepare
+from _common import OPERATOR, PASSWORD, fresh_database, percentile, prepare, settle
 from litestar.testing import TestClient
 from taskpage import ServerTimer, StatementCounter
 
@@ -141,6 +141,7 @@ def main() -> int:
         started = time.perf_counter()
         prepare(database)
         seeded = seed_shop(database, args.mentees)
+        settle(database)
         print(f"  {args.mentees} mentees on MAST (372 tasks), {seeded['events']} progress events, "
               f"in {time.perf_counter() - started:.0f} s")
         settings = Settings(database_url=bench.url, data_dir=bench.data_dir, secret_key=secrets.token_urlsafe(48))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import _load
 import httpx
-from _common import PASSWORD, PIN, Seed, fresh_database, percentile, prepare, seed
+from _common import PASSWORD, PIN, Seed, fresh_database, percentile, prepare, seed, settle
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -295,6 +295,7 @@ def main() -> int:
         print(f"Setting up: {bench.label}")
         prepare(database)
         s = seed(database, ["MAST"] * (tablet_mentees + pin_mentees))
+        settle(database)
         tasks = len(s.assignments[0].codes)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORING_")}
         env.update(MENTORING_DATABASE_URL=bench.url, MENTORING_DATA_DIR=str(bench.data_dir),

@@ -28,7 +28,7 @@ from datetime import timedelta
 
 import _load
 import httpx
-from _common import OPERATOR, PASSWORD, fresh_database, prepare
+from _common import OPERATOR, PASSWORD, fresh_database, prepare, settle
 from signoff import BENCH, SESSION_COOKIE, Row, expect, measure, print_table, serve
 from sqlalchemy import func
 from sqlmodel import select
@@ -117,6 +117,7 @@ def main() -> int:
         started = time.monotonic()
         prepare(database)
         seeded = seed_shops(database, args.shops, args.mentees_per_shop, rng)
+        settle(database)
         with database.session() as db:
             events = db.exec(select(func.count()).select_from(ProgressEvent)).one()
         print(f"Seeded {args.shops} shops, {len(seeded['assignments'])} mentees on MAST lists, {events} events "

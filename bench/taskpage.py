@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter
 
-from _common import PASSWORD, Seed, fresh_database, percentile, prepare, seed
+from _common import PASSWORD, Seed, fresh_database, percentile, prepare, seed, settle
 from litestar.testing import TestClient
 from sqlalchemy import event
 
@@ -107,6 +107,7 @@ def main() -> int:
         prepare(database)
         s = seed(database, ["MAST", "MLR"])
         events = add_progress(database, s)
+        settle(database)
         settings = Settings(database_url=bench.url, data_dir=bench.data_dir, secret_key=secrets.token_urlsafe(48))
         timer = ServerTimer(create_app(settings, database))
         counter = StatementCounter(database)

@@ -133,7 +133,8 @@ class Assignment(SQLModel, table=True):
 class ProgressEvent(SQLModel, table=True):
     """One append-only fact about a task in an assignment, linked to the previous one by its hash."""
 
-    __table_args__ = (UniqueConstraint("assignment_id", "seq"),)
+    # (at, id): "the newest sign-offs of a shop" reads from the newest end and stops after a page of them.
+    __table_args__ = (UniqueConstraint("assignment_id", "seq"), Index("ix_progressevent_at_id", "at", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
