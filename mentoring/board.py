@@ -11,7 +11,7 @@ from mentoring import lru, policy
 from mentoring.errors import NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
 from mentoring.policy import Actor
-from mentoring.progress import TaskState, task_states
+from mentoring.progress import TaskState, events_of, task_states
 from tasklists.coverage import CoverageReport, coverage
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
@@ -61,16 +61,6 @@ def tasks_of_version(db: Session, version: ShopTaskListVersion) -> list[TaskView
     return found
 
 
-EventView = NamedTuple("EventView", [(c.name, c.type.python_type) for c in ProgressEvent.__table__.columns])
-_EVENT_VIEWS = (select(*ProgressEvent.__table__.columns)
-                .where(ProgressEvent.assignment_id == bindparam("assignment")).order_by(ProgressEvent.seq))
-
-
-def event_views(db: Session, assignment_id: int) -> list[EventView]:
-    """An assignment's events in chain order, as read-only EventViews (same fields as ProgressEvent)."""
-    return list(map(EventView._make, db.exec(_EVENT_VIEWS, params={"assignment": assignment_id})))
-
-
 @dataclass(frozen=True)
 class Row:
     task: TaskView
@@ -109,7 +99,7 @@ def board(db: Session, assignment: Assignment) -> Board:
     (once per process for a published version)."""
     version = db.get(ShopTaskListVersion, assignment.version_id)
     tasks = tasks_of_version(db, version)
-    states = task_states(event_views(db, assignment.id))
+    states = task_states(events_of(db, assignment.id))
     return Board(assignment, db.get(Person, assignment.mentee_id), db.get(Organization, assignment.shop_id),
                  db.get(ShopTaskList, version.list_id), version,
                  [Row(t, states.get(t.code, TaskState(t.code))) for t in tasks])

@@ -5,6 +5,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
@@ -73,9 +74,16 @@ def task_states(events: Iterable[ProgressEvent]) -> dict[str, TaskState]:
     return states
 
 
-def events_of(db: Session, assignment_id: int) -> list[ProgressEvent]:
-    return list(db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id == assignment_id)
-                        .order_by(ProgressEvent.seq)).all())
+# Read-only copies of events, for the pages and the API that read a whole chain: named tuples are built from a
+# result row at C speed, and their fields read faster than the ORM's instrumented attributes.
+EventView = NamedTuple("EventView", [(c.name, c.type.python_type) for c in ProgressEvent.__table__.columns])
+_EVENTS = (select(*ProgressEvent.__table__.columns)
+           .where(ProgressEvent.assignment_id == bindparam("assignment")).order_by(ProgressEvent.seq))
+
+
+def events_of(db: Session, assignment_id: int) -> list[EventView]:
+    """An assignment's events in chain order, with the fields of ProgressEvent."""
+    return list(map(EventView._make, db.exec(_EVENTS, params={"assignment": assignment_id})))
 
 
 def tasks_of(db: Session, assignment: Assignment) -> list[ShopTask]:

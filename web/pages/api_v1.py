@@ -204,7 +204,7 @@ class AlreadySignedOut(BaseModel):
     signed_at: datetime
 
 
-def _event_out(e: ProgressEvent) -> EventOut:
+def _event_out(e: ProgressEvent | progress.EventView) -> EventOut:
     return EventOut(seq=e.seq, task_code=e.task_code, kind=e.kind, actor_name=e.actor_name, at=_utc(e.at),
                     meaning=e.meaning, rating=e.rating, minutes=e.minutes, note=e.note, reason=e.reason,
                     ro_number=e.ro_number, vin=e.vin, device=e.device, hash=e.hash, prev_hash=e.prev_hash)
