@@ -8,6 +8,7 @@ operation is bounded so that `make test` stays quick.
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.config import SchemathesisConfig
 
 from mentoring import apitokens
 from mentoring.models import Organization
@@ -15,6 +16,11 @@ from mentoring.models import Organization
 from .conftest import actor_for
 
 EXAMPLES = 25
+# A request can match the schema and still break a rule the schema cannot state: a wrong PIN, a task marked not
+# applicable, a task already waiting. The API answers those 422 with the field at fault (documented on each
+# operation), so a schema-valid request may get 422 as well as the statuses Schemathesis expects by default.
+CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
+    "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]}}})
 
 
 @pytest.fixture
@@ -26,7 +32,7 @@ def api_token(clean_db, world, assigned) -> str:
 
 
 def test_the_api_holds_up_to_generated_requests(app, api_token):
-    schema = schemathesis.openapi.from_asgi("/api/schema/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/api/schema/openapi.json", app, config=CONFIG)
     failures = {}
     for result in schema.get_all_operations():
         operation = result.ok()
