@@ -72,13 +72,39 @@ def create_token(db: Session, actor: Actor, org: Organization, person: Person | 
 
 def revoke_token(db: Session, actor: Actor, token: ApiToken) -> None:
     """The organization's admins revoke any of its tokens; a person may revoke their own."""
-    if not (policy.can_administer(actor, token.organization_id) or token.person_id == actor.person_id):
-        raise NotFound
+    get_token_for_revoker(db, actor, token.id)
     if token.revoked_at is not None:
         return
     token.revoked_at = utcnow()
     db.add(token)
     audit.record(db, actor, "apitoken.revoke", token, org_id=token.organization_id, person_id=token.person_id)
+
+
+def revoke_tokens_of(db: Session, actor: Actor, person_id: int, *, org_id: int | None = None) -> None:
+    """Revoke a person's live tokens (at one organization, or everywhere): when their role there ends or their
+    account is switched off. Revoked stays revoked: giving the role back brings no old token back."""
+    query = select(ApiToken).where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
+    if org_id is not None:
+        query = query.where(ApiToken.organization_id == org_id)
+    for token in db.exec(query).all():
+        token.revoked_at = utcnow()
+        db.add(token)
+        audit.record(db, actor, "apitoken.revoke", token, org_id=token.organization_id, person_id=person_id)
+
+
+def get_token_for_revoker(db: Session, actor: Actor, token_id: int) -> ApiToken:
+    """The organization's admins, and the token's own person, may revoke it; nobody else learns it exists."""
+    token = db.get(ApiToken, token_id)
+    if token is None or not (policy.can_administer(actor, token.organization_id)
+                             or token.person_id == actor.person_id):
+        raise NotFound
+    return token
+
+
+def tokens_of_person(db: Session, person_id: int) -> list[tuple[ApiToken, Organization]]:
+    return list(db.exec(select(ApiToken, Organization).join(Organization, Organization.id == ApiToken.organization_id)
+                        .where(ApiToken.person_id == person_id)
+                        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())).all())
 
 
 def _is_member(db: Session, person_id: int, org_id: int) -> bool:

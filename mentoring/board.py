@@ -89,7 +89,7 @@ class Board:
 
 def get_assignment(db: Session, actor: Actor, assignment_id: int) -> Assignment:
     assignment = db.get(Assignment, assignment_id)
-    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id):
+    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id, assignment.shop_id):
         raise NotFound
     return assignment
 

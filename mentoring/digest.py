@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlmodel import Session, select
 
 from mentoring import inbox
-from mentoring.models import Membership, Person
+from mentoring.models import Invitation, Membership, Person
 from mentoring.policy import load_actor
 
 log = logging.getLogger("mentoring.digest")
@@ -28,8 +28,13 @@ class Digest:
 
 def digests(db: Session, *, now: datetime | None = None) -> list[Digest]:
     """One digest per active person with something waiting."""
+    # Members, and people with an invitation (who may hold no role anywhere yet).
     people = db.exec(select(Person).where(Person.is_active.is_(True),
-                                          Person.id.in_(select(Membership.person_id))).order_by(Person.id)).all()
+                                          Person.id.in_(select(Membership.person_id))
+                                          | Person.id.in_(select(Invitation.person_id).where(
+                                              Invitation.accepted_at.is_(None), Invitation.declined_at.is_(None),
+                                              Invitation.revoked_at.is_(None))))
+                     .order_by(Person.id)).all()
     found = []
     for person in people:
         items = inbox.items_for(db, load_actor(db, person), now=now, for_email=True)

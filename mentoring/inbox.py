@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from mentoring import board, dashboard, flags, policy, reviews
+from mentoring import board, dashboard, flags, invitations, policy, reviews
 from mentoring.models import Organization, Person, Review, Triad
 from mentoring.policy import Actor
 
@@ -15,7 +15,7 @@ REVIEW_NOTICE_DAYS = 7  # a review shows up this many days before it is due
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # ready | review | pay
+    kind: str  # invitation | ready | review | pay
     text: str
     link: str
     urgent: bool = False
@@ -24,6 +24,10 @@ class Item:
 def items_for(db: Session, actor: Actor, *, now: datetime | None = None, for_email: bool = False) -> list[Item]:
     now = now or flags.utcnow()
     items: list[Item] = []
+    if actor.person_id is not None:
+        for row in invitations.pending_for(db, actor.person_id):
+            items.append(Item("invitation", f"{row.organization.name} invites you to join as "
+                                            f"{row.invitation.role}: accept or decline", "/invitations", True))
     if actor.has_role("mentor"):
         for card in board.mentor_cards(db, actor):
             if card.ready:

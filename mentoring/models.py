@@ -42,6 +42,9 @@ class Person(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # The organization whose admin created the account. Its admins manage the account fully (name, email,
+    # password, PIN) only while the person belongs to no other organization; None: made by the CLI or shared.
+    created_by_org_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
 
 
 class Membership(SQLModel, table=True):
@@ -52,6 +55,23 @@ class Membership(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id", index=True)
     role: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """An organization's offer of a role to someone who already has an account. Nothing is granted until the
+    person, signed in, accepts it; answered, revoked or expired invitations stay as history."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    email: str = Field(max_length=254)  # as typed by the inviter, lower-case
+    role: str = Field(max_length=20)
+    invited_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    declined_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class Triad(SQLModel, table=True):

@@ -8,15 +8,16 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from mentoring import audit
+from mentoring import apitokens, audit, policy
 from mentoring.auth import check_password, hash_secret, set_password, set_pin
 from mentoring.clock import utcnow
-from mentoring.errors import FormError
+from mentoring.errors import FormError, NotFound
 from mentoring.models import (
     ORG_KINDS,
     SCHOOL_ROLES,
     SHOP_ROLES,
     Enrollment,
+    Invitation,
     Membership,
     Organization,
     Person,
@@ -68,10 +69,14 @@ class PersonIn(BaseModel):
     @field_validator("email", mode="before")
     @classmethod
     def _email(cls, v):
-        v = (v or "").strip().lower()
-        if not EMAIL_RE.fullmatch(v) or len(v) > 254:
-            raise ValueError("Enter an email address like name@example.com.")
-        return v
+        return _clean_email(v)
+
+
+def _clean_email(v) -> str:
+    v = (v or "").strip().lower() if isinstance(v, str) or v is None else str(v)
+    if not EMAIL_RE.fullmatch(v) or len(v) > 254:
+        raise ValueError("Enter an email address like name@example.com.")
+    return v
 
 
 class NewPersonIn(PersonIn):
@@ -96,9 +101,11 @@ def update_organization(db: Session, actor: Actor, org: Organization, data: Orga
         _unique_org_name(db, data.name)
     if data.kind != org.kind and (data.kind == "school") != org.is_school:
         raise FormError({"kind": "A shop cannot become a school program, or the other way round."})
-    org.sqlmodel_update(data.model_dump())
+    only = policy.org_fields_editable_by(actor, org.id)  # the site operator: name, kind and time zone
+    changes = data.model_dump(include=set(only) if only is not None else None)
+    org.sqlmodel_update(changes)
     db.add(org)
-    audit.record(db, actor, "organization.update", org, org_id=org.id, **data.model_dump())
+    audit.record(db, actor, "organization.update", org, org_id=org.id, **changes)
 
 
 def _unique_org_name(db: Session, name: str) -> None:
@@ -109,30 +116,47 @@ def _unique_org_name(db: Session, name: str) -> None:
 # --- people and memberships ----------------------------------------------------
 
 def create_person(db: Session, actor: Actor | None, data: PersonIn, *, password: str = "",
-                  pin: str = "", superuser: bool = False) -> Person:
+                  pin: str = "", superuser: bool = False, created_by_org: Organization | None = None) -> Person:
     _unique_email(db, data.email)
-    person = Person(full_name=data.full_name, email=data.email, is_superuser=superuser)
+    person = Person(full_name=data.full_name, email=data.email, is_superuser=superuser,
+                    created_by_org_id=created_by_org.id if created_by_org else None)
     if password:
         person.password_hash = hash_secret(check_password(password))
     if pin:
         set_pin(person, pin)
     db.add(person)
     _flush_unique(db, {"email": "Someone with this email already exists."})
-    audit.record(db, actor, "person.create", person, email=person.email)
+    audit.record(db, actor, "person.create", person, email=person.email, org_id=person.created_by_org_id)
     return person
 
 
 def update_person(db: Session, actor: Actor, person: Person, data: PersonIn, *, active: bool) -> None:
+    """Name, email and the sign-in switch: only for an account the actor's organization manages."""
+    policy.require_account_manager(db, actor, person)
     if data.email != person.email:
         _unique_email(db, data.email)
-    person.full_name, person.email, person.is_active = data.full_name, data.email, active
+    person.full_name, person.email = data.full_name, data.email
     db.add(person)
     _flush_unique(db, {"email": "Someone with this email already exists."})
+    if active != person.is_active:
+        set_active(db, actor, person, active)
     audit.record(db, actor, "person.update", person, email=person.email, active=active)
 
 
+def set_active(db: Session, actor: Actor, person: Person, active: bool) -> None:
+    """Turn an account's sign-in on or off. Switching it off revokes every API token for good, so switching
+    it back on brings none back; the caller ends the person's web sessions."""
+    person.is_active = active
+    db.add(person)
+    if not active:
+        apitokens.revoke_tokens_of(db, actor, person.id)
+
+
 def reset_credentials(db: Session, actor: Actor, person: Person, *, password: str, pin: str) -> None:
-    """An admin sets a new password and/or PIN for someone who forgot theirs; the lock is lifted."""
+    """A new password and/or PIN for someone who forgot theirs; the lock is lifted. From the web only by an
+    admin of the organization that manages the account; the CLI (person_id None) may always."""
+    if actor.person_id is not None:
+        policy.require_account_manager(db, actor, person)
     if not password and not pin:
         raise FormError({"password": "Enter a new password, a new PIN, or both."})
     if password:
@@ -144,29 +168,59 @@ def reset_credentials(db: Session, actor: Actor, person: Person, *, password: st
     audit.record(db, actor, "person.credentials", person, password=bool(password), pin=bool(pin))
 
 
-def add_member(db: Session, actor: Actor, org: Organization, data: NewPersonIn) -> Person:
-    """Add a role at an organization, creating the person when the email is new."""
+def set_email(db: Session, actor: Actor, person: Person, email: str) -> None:
+    """The site operator's command (`mentoring users set-email`) for any account."""
+    if actor.person_id is not None:
+        policy.require_account_manager(db, actor, person)
+    email = parse_email(email)
+    if email != person.email:
+        _unique_email(db, email)
+    old, person.email = person.email, email
+    db.add(person)
+    _flush_unique(db, {"email": "Someone with this email already exists."})
+    audit.record(db, actor, "person.email", person, old=old, email=email)
+
+
+def parse_email(value: str) -> str:
+    try:
+        return _clean_email(value)
+    except ValueError as e:
+        raise FormError({"email": str(e)}) from None
+
+
+def add_member(db: Session, actor: Actor | None, org: Organization, data: NewPersonIn) -> Person | Invitation:
+    """Add a role at an organization, creating the person when the email is new.
+
+    An email that already has an account elsewhere is never attached silently: the person gets an invitation
+    to accept or decline. The CLI and system jobs (no person behind the actor) attach directly."""
     allowed = SCHOOL_ROLES if org.is_school else SHOP_ROLES
     if data.role not in allowed:
         place = "a school program" if org.is_school else "a shop"
         raise FormError({"role": f"At {place} the roles are: {', '.join(allowed)}."})
     person = db.exec(select(Person).where(Person.email == data.email)).first()
     if person is None:
-        person = create_person(db, actor, data, password=data.password, pin=data.pin)
+        person = create_person(db, actor, data, password=data.password, pin=data.pin, created_by_org=org)
     elif data.password or data.pin:
         raise FormError({"email": "This person already has an account; add the role without a "
                                   "password or PIN, or let them change their own."})
+    elif actor is not None and actor.person_id is not None and org.id not in policy.orgs_of(db, person.id):
+        from mentoring import invitations
+        return invitations.invite(db, actor, org, person, data.role)
+    grant_role(db, actor, org, person, data.role)
+    return person
+
+
+def grant_role(db: Session, actor: Actor | None, org: Organization, person: Person, role: str) -> Membership:
     exists = db.exec(select(Membership.id).where(
         Membership.person_id == person.id, Membership.organization_id == org.id,
-        Membership.role == data.role)).first()
+        Membership.role == role)).first()
     if exists:
-        raise FormError({"role": f"{person.full_name} is already {data.role} at {org.name}."})
-    membership = Membership(person_id=person.id, organization_id=org.id, role=data.role)
+        raise FormError({"role": f"{person.full_name} is already {role} at {org.name}."})
+    membership = Membership(person_id=person.id, organization_id=org.id, role=role)
     db.add(membership)
     db.flush()
-    audit.record(db, actor, "membership.create", membership, org_id=org.id,
-                 person_id=person.id, role=data.role)
-    return person
+    audit.record(db, actor, "membership.create", membership, org_id=org.id, person_id=person.id, role=role)
+    return membership
 
 
 def remove_membership(db: Session, actor: Actor, membership: Membership) -> None:
@@ -178,6 +232,21 @@ def remove_membership(db: Session, actor: Actor, membership: Membership) -> None
     audit.record(db, actor, "membership.delete", membership, org_id=membership.organization_id,
                  person_id=membership.person_id, role=membership.role)
     db.delete(membership)
+    db.flush()
+
+
+def remove_from_org(db: Session, actor: Actor, org: Organization, person: Person) -> None:
+    """An admin ends every role a person holds at their organization, and the person's API tokens there.
+    The account and the person's standing elsewhere are untouched."""
+    if not policy.can_administer(actor, org.id):
+        raise NotFound
+    memberships = db.exec(select(Membership).where(Membership.person_id == person.id,
+                                                   Membership.organization_id == org.id)).all()
+    if not memberships:
+        raise NotFound
+    for membership in memberships:
+        remove_membership(db, actor, membership)
+    apitokens.revoke_tokens_of(db, actor, person.id, org_id=org.id)
 
 
 def _unique_email(db: Session, email: str) -> None:

@@ -61,20 +61,25 @@ def require_role(actor: Actor, role: str) -> None:
 
 
 def require_superuser(actor: Actor) -> None:
+    """The site operator's few web pages (see README, "Roles and security"): organizations only."""
     if not actor.is_superuser:
         raise Forbidden
 
 
 def require_list_editor(actor: Actor) -> None:
     """The catalog pages are for the people who shape task lists: shop managers and admins."""
-    if not (actor.orgs_where("admin", "manager") or actor.is_superuser):
+    if not actor.orgs_where("admin", "manager"):
         raise Forbidden
 
 
 # --- organizations -----------------------------------------------------------
+#
+# Authority over an organization's objects comes only from a membership there. The site operator
+# (Person.is_superuser) holds none by that flag: through the web they list, create and rename organizations
+# and invite an organization's first admin, nothing else; everything else is the CLI's.
 
 def can_administer(actor: Actor, org_id: int) -> bool:
-    return actor.is_superuser or "admin" in actor.roles_in(org_id)
+    return "admin" in actor.roles_in(org_id)
 
 
 def can_manage_shop(actor: Actor, shop_id: int) -> bool:
@@ -93,9 +98,7 @@ def can_see_pay_plan(actor: Actor, shop_id: int) -> bool:
     return bool({"admin", "manager"} & actor.roles_in(shop_id))
 
 
-def administered_org_ids(db: Session, actor: Actor) -> set[int]:
-    if actor.is_superuser:
-        return set(db.exec(select(Organization.id)).all())
+def administered_org_ids(actor: Actor) -> set[int]:
     return actor.orgs_where("admin")
 
 
@@ -106,6 +109,35 @@ def get_org_for_admin(db: Session, actor: Actor, org_id: int) -> Organization:
     return org
 
 
+# What the site operator may change about an organization; its admins change every setting.
+OPERATOR_ORG_FIELDS = frozenset({"name", "kind", "timezone"})
+
+
+def get_org_for_settings(db: Session, actor: Actor, org_id: int) -> Organization:
+    """An organization's name, kind and time zone: its admins and the site operator."""
+    org = db.get(Organization, org_id)
+    if org is None or not (can_administer(actor, org_id) or actor.is_superuser):
+        raise NotFound
+    return org
+
+
+def org_fields_editable_by(actor: Actor, org_id: int) -> frozenset[str] | None:
+    """None: every setting; otherwise the operator's few."""
+    return None if can_administer(actor, org_id) else OPERATOR_ORG_FIELDS
+
+
+def get_org_for_first_admin(db: Session, actor: Actor, org_id: int) -> Organization:
+    """The site operator invites an organization's first admin, and only while it has none."""
+    require_superuser(actor)
+    org = db.get(Organization, org_id)
+    if org is None:
+        raise NotFound
+    if db.exec(select(Membership.id).where(Membership.organization_id == org_id,
+                                           Membership.role == "admin")).first() is not None:
+        raise Forbidden(f"{org.name} already has an admin; its admins add everyone else.")
+    return org
+
+
 def get_shop_for_manager(db: Session, actor: Actor, shop_id: int) -> Organization:
     org = db.get(Organization, shop_id)
     if org is None or org.is_school or not (can_manage_shop(actor, shop_id) or can_administer(actor, shop_id)):
@@ -113,17 +145,43 @@ def get_shop_for_manager(db: Session, actor: Actor, shop_id: int) -> Organizatio
     return org
 
 
+_ORGS_OF = select(Membership.organization_id).where(Membership.person_id == bindparam("person")).distinct()
+
+
+def orgs_of(db: Session, person_id: int) -> set[int]:
+    return set(db.exec(_ORGS_OF, params={"person": person_id}).all())
+
+
+def can_manage_account(db: Session, actor: Actor, person: Person) -> bool:
+    """Whether the actor may change a person's name, email, password, PIN and sign-in switch.
+
+    An account is global. Only the organization that created it manages it, and only while the person
+    belongs to no other organization: otherwise an admin who adds anyone's email could take the account over.
+    A site operator's account is changed only by its person and the CLI."""
+    org = person.created_by_org_id
+    return (org is not None and not person.is_superuser and can_administer(actor, org)
+            and orgs_of(db, person.id) <= {org})
+
+
+def can_see_person(db: Session, actor: Actor, person: Person) -> bool:
+    """An admin sees the people of their organization (and accounts it manages that have no role left)."""
+    return bool(actor.orgs_where("admin") & orgs_of(db, person.id)) or can_manage_account(db, actor, person)
+
+
 def get_person_for_admin(db: Session, actor: Actor, person_id: int) -> Person:
-    """A person is editable by the admins of any organization they belong to."""
     person = db.get(Person, person_id)
-    if person is None:
-        raise NotFound
-    if actor.is_superuser:
-        return person
-    orgs = db.exec(select(Membership.organization_id).where(Membership.person_id == person_id)).all()
-    if not actor.orgs_where("admin") & set(orgs):
+    if person is None or not can_see_person(db, actor, person):
         raise NotFound
     return person
+
+
+def require_account_manager(db: Session, actor: Actor, person: Person) -> None:
+    """403 with the reason: the admin sees this person, but the account is not theirs to change."""
+    if not can_manage_account(db, actor, person):
+        raise Forbidden(f"{person.full_name}'s account is not managed by your organization: it was created "
+                        "elsewhere or is shared with another organization. Only the person (on their account "
+                        "page) or the site operator (with the `mentoring users` command) can change its name, "
+                        "email, password or PIN. You can still change or end their roles at your organization.")
 
 
 def get_triad_for_manager(db: Session, actor: Actor, triad_id: int) -> Triad:
@@ -181,16 +239,30 @@ _CONSENTED = (consented_student_ids(bindparam("instructor")).where(Enrollment.me
               .limit(1))
 
 
-def can_view_mentee(db: Session, actor: Actor, mentee_id: int) -> bool:
-    """visible_mentee_ids for one mentee, as at most two short lookups: every task page and sign-off asks."""
+_CONSENTED_AT = (consented_student_ids(bindparam("instructor"))
+                 .where(Enrollment.mentee_id == bindparam("mentee"), Enrollment.shop_id == bindparam("shop"))
+                 .limit(1))
+
+
+def can_view_mentee(db: Session, actor: Actor, mentee_id: int, shop_id: int | None = None) -> bool:
+    """visible_mentee_ids for one mentee, as at most two short lookups: every task page and sign-off asks.
+
+    With shop_id (an assignment's shop), only that shop's standing counts: a person who is a mentee at two
+    shops is not one mentee to both, and the second shop's people see nothing of the first's work."""
     if mentee_id == actor.person_id:
         if db.exec(_IS_MENTEE, params={"mentee": mentee_id}).first() is not None:
             return True
-    elif shops := actor.orgs_where("admin", "manager", "mentor"):
-        if db.exec(_MENTEE_AT, params={"mentee": mentee_id, "shops": sorted(shops)}).first() is not None:
+    else:
+        shops = actor.orgs_where("admin", "manager", "mentor")
+        if shop_id is not None:
+            shops &= {shop_id}
+        if shops and db.exec(_MENTEE_AT, params={"mentee": mentee_id, "shops": sorted(shops)}).first() is not None:
             return True
     if actor.person_id is None:
         return False
+    if shop_id is not None:
+        return db.exec(_CONSENTED_AT, params={"instructor": actor.person_id, "mentee": mentee_id,
+                                              "shop": shop_id}).first() is not None
     return db.exec(_CONSENTED, params={"instructor": actor.person_id, "mentee": mentee_id}).first() is not None
 
 

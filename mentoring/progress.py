@@ -206,7 +206,7 @@ def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str =
 
 
 def _visible(db: Session, actor: Actor, ctx: Context) -> None:
-    if not policy.can_view_mentee(db, actor, ctx.assignment.mentee_id):
+    if not policy.can_view_mentee(db, actor, ctx.assignment.mentee_id, ctx.assignment.shop_id):
         raise NotFound
 
 

@@ -113,6 +113,10 @@ def organizations(db: Session, ids: set[int]) -> list[Organization]:
                         .order_by(Organization.name)).all())
 
 
+def all_organizations(db: Session) -> list[Organization]:
+    return list(db.exec(select(Organization).order_by(Organization.name)).all())
+
+
 def memberships_of(db: Session, person_id: int) -> list[tuple[Membership, Organization]]:
     return list(db.exec(select(Membership, Organization)
                         .join(Organization, Organization.id == Membership.organization_id)

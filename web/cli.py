@@ -200,6 +200,17 @@ def users_set_pin(email, pin) -> None:
     click.echo("PIN set.")
 
 
+@users.command("set-email")
+@click.option("--email", required=True, help="The current email.")
+@click.option("--new-email", required=True)
+def users_set_email(email, new_email) -> None:
+    """Change a person's email (sign-in name). The web lets only the person's own organization do this."""
+    _, database = _setup()
+    with database.transaction() as db:
+        _or_fail(lambda: people.set_email(db, CLI_ACTOR, _person(db, email), new_email))
+    click.echo("Email set.")
+
+
 @users.command("list")
 def users_list() -> None:
     """List people."""

@@ -5,9 +5,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring import people, policy, roster
+from mentoring import invitations, people, policy, roster
 from mentoring.errors import Forbidden, FormError, NotFound, parse_input
-from mentoring.models import ORG_KINDS, SCHOOL_ROLES, SHOP_ROLES, Enrollment, Membership, Organization
+from mentoring.models import ORG_KINDS, SCHOOL_ROLES, SHOP_ROLES, Enrollment, Invitation, Membership, Organization
 from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, PersonIn, TriadIn
 from mentoring.policy import Actor
 from web import sessions
@@ -21,11 +21,13 @@ Me = NamedDependency[Actor]
 
 @get("/admin", sync_to_thread=True)
 def admin_home(db: Db, actor: Me) -> Response:
-    orgs = roster.organizations(db, policy.administered_org_ids(db, actor))
+    orgs = roster.organizations(db, policy.administered_org_ids(actor))
     managed = roster.organizations(db, actor.orgs_where("manager") - {o.id for o in orgs})
     if not orgs and not managed and not actor.is_superuser:
         raise Forbidden
-    return page("admin/home.html", orgs=orgs, managed=managed)
+    # The site operator's list: names and kinds only, to rename one or invite its first admin.
+    site = roster.all_organizations(db) if actor.is_superuser else []
+    return page("admin/home.html", orgs=orgs, managed=managed, site=site)
 
 
 @get("/admin/orgs/new", sync_to_thread=True)
@@ -52,29 +54,50 @@ def org_detail(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
     org = policy.get_shop_for_manager(db, actor, org_id) if not policy.can_administer(actor, org_id) \
         else policy.get_org_for_admin(db, actor, org_id)
     shop_ids = set() if org.is_school else {org.id}
-    return page("admin/org_detail.html", org=org, members=roster.members_of(db, org.id),
-                can_admin=policy.can_administer(actor, org.id),
+    can_admin = policy.can_administer(actor, org.id)
+    return page("admin/org_detail.html", org=org, members=roster.members_of(db, org.id), can_admin=can_admin,
+                invitations=invitations.pending_at(db, org.id) if can_admin else [],
                 triads=roster.triads_at(db, shop_ids, include_ended=True),
                 enrollments=roster.enrollments_at_shops(db, shop_ids, include_ended=True))
 
 
 @get("/admin/orgs/{org_id:int}/edit", sync_to_thread=True)
 def org_edit(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
-    org = policy.get_org_for_admin(db, actor, org_id)
-    return page("admin/org_form.html", org=org, kinds=ORG_KINDS, form=org.model_dump(), errors={})
+    org = policy.get_org_for_settings(db, actor, org_id)
+    return page("admin/org_form.html", org=org, kinds=ORG_KINDS, form=org.model_dump(), errors={},
+                only=policy.org_fields_editable_by(actor, org.id))
 
 
 @post("/admin/orgs/{org_id:int}/edit", sync_to_thread=True)
 def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
-    org = policy.get_org_for_admin(db, actor, org_id)
+    org = policy.get_org_for_settings(db, actor, org_id)
+    only = policy.org_fields_editable_by(actor, org.id)
     try:
-        form = {**data, "safety_first": checkbox(data, "safety_first")}
+        form = {**org.model_dump(), **data} if only else {**data, "safety_first": checkbox(data, "safety_first")}
         people.update_organization(db, actor, org, parse_input(OrganizationIn, form))
     except FormError as e:
         db.rollback()
-        return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS)
+        return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS, only=only)
     db.commit()
-    return see_other(f"/admin/orgs/{org.id}")
+    return see_other(f"/admin/orgs/{org.id}" if only is None else "/admin")
+
+
+@get("/admin/orgs/{org_id:int}/first-admin", sync_to_thread=True)
+def first_admin_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
+    org = policy.get_org_for_first_admin(db, actor, org_id)
+    return page("admin/first_admin_form.html", org=org, form={}, errors={})
+
+
+@post("/admin/orgs/{org_id:int}/first-admin", sync_to_thread=True)
+def first_admin_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
+    org = policy.get_org_for_first_admin(db, actor, org_id)
+    try:
+        invitations.invite_first_admin(db, actor, org, parse_input(NewPersonIn, {**data, "role": "admin"}))
+    except FormError as e:
+        db.rollback()
+        return form_error("admin/first_admin_form.html", e, data, org=org)
+    db.commit()
+    return see_other("/admin?invited=1")
 
 
 # --- people and roles ----------------------------------------------------------
@@ -93,12 +116,24 @@ def member_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def member_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_admin(db, actor, org_id)
     try:
-        people.add_member(db, actor, org, parse_input(NewPersonIn, data))
+        added = people.add_member(db, actor, org, parse_input(NewPersonIn, data))
     except FormError as e:
         db.rollback()
         return form_error("admin/member_form.html", e, data, org=org, roles=_roles_for(org))
     db.commit()
-    return see_other(f"/admin/orgs/{org.id}")
+    return see_other(f"/admin/orgs/{org.id}" + ("?invited=1" if isinstance(added, Invitation) else ""))
+
+
+@post("/admin/invitations/{invitation_id:int}/revoke", sync_to_thread=True)
+def invitation_revoke(db: Db, actor: Me, invitation_id: FromPath[int]) -> Response:
+    invitation = invitations.get_for_revoker(db, actor, invitation_id)
+    try:
+        invitations.revoke(db, actor, invitation)
+    except FormError as e:
+        return page("error.html", status_code=409, status=409, title="This invitation is closed",
+                    detail=" ".join(e.errors.values()), back=f"/admin/orgs/{invitation.organization_id}")
+    db.commit()
+    return see_other(f"/admin/orgs/{invitation.organization_id}")
 
 
 @post("/admin/memberships/{membership_id:int}/delete", sync_to_thread=True)
@@ -119,12 +154,15 @@ def member_delete(db: Db, actor: Me, membership_id: FromPath[int]) -> Response:
 @get("/admin/people/{person_id:int}", sync_to_thread=True)
 def person_edit(db: Db, actor: Me, person_id: FromPath[int]) -> Response:
     person = policy.get_person_for_admin(db, actor, person_id)
-    return _person_page(db, person, form=person.model_dump(), errors={})
+    return _person_page(db, actor, person, form=person.model_dump(), errors={})
 
 
-def _person_page(db: Session, person, *, form, errors, status_code=200) -> Response:
+def _person_page(db: Session, actor: Actor, person, *, form, errors, status_code=200) -> Response:
+    # Only the roles at the admin's own organizations: where else the person works is not theirs to know.
+    mine = actor.orgs_where("admin")
     return page("admin/person_form.html", status_code=status_code, person=person, form=form, errors=errors,
-                memberships=roster.memberships_of(db, person.id))
+                memberships=[(m, o) for m, o in roster.memberships_of(db, person.id) if o.id in mine],
+                manages=policy.can_manage_account(db, actor, person))
 
 
 @post("/admin/people/{person_id:int}", sync_to_thread=True)
@@ -134,7 +172,7 @@ def person_update(db: Db, actor: Me, person_id: FromPath[int], data: FormData) -
         people.update_person(db, actor, person, parse_input(PersonIn, data), active=checkbox(data, "is_active"))
     except FormError as e:
         db.rollback()
-        return _person_page(db, person, form=data, errors=e.errors, status_code=400)
+        return _person_page(db, actor, person, form=data, errors=e.errors, status_code=400)
     if not person.is_active:
         sessions.end_all_for(db, person.id)
     db.commit()
@@ -150,11 +188,26 @@ def person_credentials(db: Db, actor: Me, person_id: FromPath[int], data: FormDa
                                  pin=str(data.get("pin", "")))
     except FormError as e:
         db.rollback()
-        return _person_page(db, person, form=person.model_dump(), errors=e.errors, status_code=400)
+        return _person_page(db, actor, person, form=person.model_dump(), errors=e.errors, status_code=400)
     if data.get("password"):
         sessions.end_all_for(db, person.id)
     db.commit()
     return see_other(f"/admin/people/{person.id}?saved=credentials")
+
+
+@post("/admin/orgs/{org_id:int}/people/{person_id:int}/remove", sync_to_thread=True)
+def person_remove(db: Db, actor: Me, org_id: FromPath[int], person_id: FromPath[int]) -> Response:
+    """End every role the person holds at this organization (and their API tokens here), nothing else."""
+    org = policy.get_org_for_admin(db, actor, org_id)
+    person = policy.get_person_for_admin(db, actor, person_id)
+    try:
+        people.remove_from_org(db, actor, org, person)
+    except FormError as e:
+        db.rollback()
+        return page("error.html", status_code=400, status=400, title="This person cannot be removed yet",
+                    detail=" ".join(e.errors.values()), back=f"/admin/people/{person.id}")
+    db.commit()
+    return see_other(f"/admin/orgs/{org.id}")
 
 
 # --- triads ----------------------------------------------------------------------
@@ -273,8 +326,9 @@ def enrollment_end(db: Db, actor: Me, enrollment_id: FromPath[int]) -> Response:
 
 
 HANDLERS = [
-    admin_home, org_new, org_create, org_detail, org_edit, org_update,
-    member_new, member_create, member_delete, person_edit, person_update, person_credentials,
+    admin_home, org_new, org_create, org_detail, org_edit, org_update, first_admin_new, first_admin_create,
+    member_new, member_create, member_delete, invitation_revoke,
+    person_edit, person_update, person_credentials, person_remove,
     triad_new, triad_create, triad_detail, triad_change_mentor, triad_change_manager, triad_end,
     enrollment_new, enrollment_create, enrollment_consent, enrollment_end,
 ]

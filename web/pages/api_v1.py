@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from mentoring import apitokens, board, policy, progress, roster
 from mentoring.auth import Throttle
-from mentoring.errors import FormError, NotFound
+from mentoring.errors import FormError
 from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
 from mentoring.policy import Actor
 from tasklists.models import ShopTaskList, ShopTaskListVersion
@@ -417,13 +417,12 @@ def token_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Re
 
 @post("/admin/tokens/{token_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
 def token_revoke(db: Db, actor: Me, token_id: FromPath[int]) -> Response:
-    token = db.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound
-    org = policy.get_org_for_admin(db, actor, token.organization_id)
+    token = apitokens.get_token_for_revoker(db, actor, token_id)
     apitokens.revoke_token(db, actor, token)
     db.commit()
-    return see_other(f"/admin/orgs/{org.id}/tokens")
+    # The owner (not an admin there) revokes from their account page and goes back to it.
+    admin = policy.can_administer(actor, token.organization_id)
+    return see_other(f"/admin/orgs/{token.organization_id}/tokens" if admin else "/account?saved=token")
 
 
 HANDLERS = [list_triads, list_assignments, assignment_detail, assignment_tasks, assignment_events, add_event,

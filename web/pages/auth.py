@@ -2,11 +2,11 @@
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlmodel import Session
 
-from mentoring import audit
+from mentoring import apitokens, audit, invitations
 from mentoring.auth import LoginRefused, Throttle, authenticate, set_password, set_pin, verify_secret
 from mentoring.errors import FormError
 from mentoring.models import Person
@@ -75,9 +75,46 @@ def logout(request: Request, db: NamedDependency[Session]) -> Response:
     return response
 
 
+def _account(db: Session, actor: Actor) -> dict:
+    return {"invitations": invitations.pending_for(db, actor.person_id),
+            "tokens": apitokens.tokens_of_person(db, actor.person_id)}
+
+
 @get("/account", sync_to_thread=True)
 def account_page(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
-    return page("auth/account.html", person=db.get(Person, actor.person_id), errors={}, form={})
+    return page("auth/account.html", person=db.get(Person, actor.person_id), errors={}, form={},
+                **_account(db, actor))
+
+
+# --- invitations to organizations ---------------------------------------------------
+
+@get("/invitations", sync_to_thread=True)
+def invitations_page(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
+    return page("auth/invitations.html", rows=invitations.pending_for(db, actor.person_id), errors={})
+
+
+def _answer(db: Session, actor: Actor, invitation_id: int, answer) -> Response:
+    invitation = invitations.get_for_invitee(db, actor, invitation_id)
+    try:
+        answer(db, actor, invitation)
+    except FormError as e:
+        db.rollback()
+        return page("auth/invitations.html", status_code=409, errors=e.errors,
+                    rows=invitations.pending_for(db, actor.person_id))
+    db.commit()
+    return see_other("/invitations?answered=1")
+
+
+@post("/invitations/{invitation_id:int}/accept", sync_to_thread=True)
+def invitation_accept(db: NamedDependency[Session], actor: NamedDependency[Actor],
+                      invitation_id: FromPath[int]) -> Response:
+    return _answer(db, actor, invitation_id, invitations.accept)
+
+
+@post("/invitations/{invitation_id:int}/decline", sync_to_thread=True)
+def invitation_decline(db: NamedDependency[Session], actor: NamedDependency[Actor],
+                       invitation_id: FromPath[int]) -> Response:
+    return _answer(db, actor, invitation_id, invitations.decline)
 
 
 @post("/account/password", sync_to_thread=True)
@@ -91,7 +128,7 @@ def change_password(request: Request, db: NamedDependency[Session], actor: Named
             raise FormError({"password_again": "The two new passwords differ."})
         set_password(person, str(data.get("password", "")))
     except FormError as e:
-        return form_error("auth/account.html", e, data, person=person)
+        return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
     # Other browsers signed in with the old password are signed out.
     sessions.end_all_for(db, person.id)
     audit.record(db, actor, "person.password", person)
@@ -110,11 +147,12 @@ def change_pin(db: NamedDependency[Session], actor: NamedDependency[Actor], data
             raise FormError({"current_password": "Your password is not right."})
         set_pin(person, str(data.get("pin", "")))
     except FormError as e:
-        return form_error("auth/account.html", e, data, person=person)
+        return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
     db.add(person)
     audit.record(db, actor, "person.pin", person)
     db.commit()
     return see_other("/account?saved=pin")
 
 
-HANDLERS = [index, login_page, login, logout, account_page, change_password, change_pin]
+HANDLERS = [index, login_page, login, logout, account_page, change_password, change_pin,
+            invitations_page, invitation_accept, invitation_decline]

@@ -1,0 +1,160 @@
+"""Invitations: how an organization offers a role to someone who already has an account.
+
+An account is global and may hold roles at several organizations, so adding an existing email must not hand
+the account to the adding organization. The person, signed in as themself, accepts (and only then holds the
+role) or declines; the organization's admins may revoke an invitation that is still open.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from mentoring import audit, policy
+from mentoring.clock import utcnow
+from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.models import Invitation, Membership, Organization, Person
+from mentoring.policy import Actor
+
+VALID_FOR = timedelta(days=14)
+
+
+def is_open(invitation: Invitation, now=None) -> bool:
+    return (invitation.accepted_at is None and invitation.declined_at is None and invitation.revoked_at is None
+            and invitation.expires_at > (now or utcnow()))
+
+
+def status(invitation: Invitation) -> str:
+    if invitation.accepted_at:
+        return "accepted"
+    if invitation.declined_at:
+        return "declined"
+    if invitation.revoked_at:
+        return "revoked"
+    return "pending" if is_open(invitation) else "expired"
+
+
+def _open_for(person_id: int) -> list:
+    return [Invitation.person_id == person_id, Invitation.accepted_at.is_(None), Invitation.declined_at.is_(None),
+            Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()]
+
+
+def invite(db: Session, actor: Actor, org: Organization, person: Person, role: str) -> Invitation:
+    """Called by people.add_member (an admin) and by invite_first_admin (the site operator)."""
+    if db.exec(select(Membership.id).where(Membership.person_id == person.id, Membership.organization_id == org.id,
+                                           Membership.role == role)).first():
+        raise FormError({"role": f"{person.full_name} is already {role} at {org.name}."})
+    if db.exec(select(Invitation.id).where(*_open_for(person.id), Invitation.organization_id == org.id,
+                                           Invitation.role == role)).first():
+        raise FormError({"email": f"{person.email} already has an open invitation to be {role} here."})
+    invitation = Invitation(organization_id=org.id, person_id=person.id, email=person.email, role=role,
+                            invited_by_id=actor.person_id, expires_at=utcnow() + VALID_FOR)
+    db.add(invitation)
+    db.flush()
+    audit.record(db, actor, "invitation.create", invitation, org_id=org.id, person_id=person.id, role=role)
+    return invitation
+
+
+def invite_first_admin(db: Session, actor: Actor, org: Organization, data) -> Person | Invitation:
+    """The site operator's one way into an organization: its first admin. A new email gets an account that
+    the organization then manages; an existing account gets an invitation."""
+    from mentoring import people
+
+    policy.get_org_for_first_admin(db, actor, org.id)
+    person = db.exec(select(Person).where(Person.email == data.email)).first()
+    if person is None:
+        person = people.create_person(db, actor, data, password=data.password, created_by_org=org)
+        people.grant_role(db, actor, org, person, "admin")
+        return person
+    if data.password:
+        raise FormError({"email": "This person already has an account; they will be invited, so leave the "
+                                  "password blank."})
+    return invite(db, actor, org, person, "admin")
+
+
+# --- the invited person -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InvitationRow:
+    invitation: Invitation
+    organization: Organization
+    invited_by: Person | None
+
+
+def _rows(db: Session, *where) -> list[InvitationRow]:
+    rows = db.exec(select(Invitation, Organization, Person)
+                   .join(Organization, Organization.id == Invitation.organization_id)
+                   .outerjoin(Person, Person.id == Invitation.invited_by_id)
+                   .where(*where).order_by(Invitation.created_at.desc(), Invitation.id.desc())).all()
+    return [InvitationRow(*row) for row in rows]
+
+
+def pending_for(db: Session, person_id: int) -> list[InvitationRow]:
+    return _rows(db, *_open_for(person_id))
+
+
+def get_for_invitee(db: Session, actor: Actor, invitation_id: int) -> Invitation:
+    """Only the invited person answers an invitation; for everyone else it does not exist."""
+    invitation = db.get(Invitation, invitation_id)
+    if invitation is None or actor.person_id is None or invitation.person_id != actor.person_id:
+        raise NotFound
+    return invitation
+
+
+def accept(db: Session, actor: Actor, invitation: Invitation) -> Membership | None:
+    from mentoring import people
+
+    _require_open(invitation)
+    invitation.accepted_at = utcnow()
+    db.add(invitation)
+    org, person = db.get(Organization, invitation.organization_id), db.get(Person, invitation.person_id)
+    audit.record(db, actor, "invitation.accept", invitation, org_id=org.id, person_id=person.id,
+                 role=invitation.role)
+    if db.exec(select(Membership.id).where(Membership.person_id == person.id, Membership.organization_id == org.id,
+                                           Membership.role == invitation.role)).first():
+        return None  # granted meanwhile (e.g. by the CLI): accepting changes nothing more
+    return people.grant_role(db, actor, org, person, invitation.role)
+
+
+def decline(db: Session, actor: Actor, invitation: Invitation) -> None:
+    _require_open(invitation)
+    invitation.declined_at = utcnow()
+    db.add(invitation)
+    audit.record(db, actor, "invitation.decline", invitation, org_id=invitation.organization_id,
+                 person_id=invitation.person_id)
+
+
+def _require_open(invitation: Invitation) -> None:
+    if not is_open(invitation):
+        raise FormError({"": f"This invitation is no longer open (it was {status(invitation)})."})
+
+
+# --- the organization's admins ---------------------------------------------------------------------
+
+def pending_at(db: Session, org_id: int) -> list[tuple[Invitation, Person]]:
+    now = utcnow()
+    return list(db.exec(select(Invitation, Person).join(Person, Person.id == Invitation.person_id)
+                        .where(Invitation.organization_id == org_id, Invitation.accepted_at.is_(None),
+                               Invitation.declined_at.is_(None), Invitation.revoked_at.is_(None),
+                               Invitation.expires_at > now)
+                        .order_by(Invitation.created_at.desc())).all())
+
+
+def get_for_revoker(db: Session, actor: Actor, invitation_id: int) -> Invitation:
+    """The organization's admins revoke; the invitee sees it but may only decline (403); others get 404."""
+    invitation = db.get(Invitation, invitation_id)
+    if invitation is None:
+        raise NotFound
+    if policy.can_administer(actor, invitation.organization_id):
+        return invitation
+    if invitation.person_id == actor.person_id:
+        raise Forbidden("Only the organization's admins revoke an invitation; you can decline it.")
+    raise NotFound
+
+
+def revoke(db: Session, actor: Actor, invitation: Invitation) -> None:
+    _require_open(invitation)
+    invitation.revoked_at = utcnow()
+    db.add(invitation)
+    audit.record(db, actor, "invitation.revoke", invitation, org_id=invitation.organization_id,
+                 person_id=invitation.person_id)
