@@ -10,10 +10,10 @@ import yaml
 from PIL import Image
 from sqlmodel import select
 
-from mentoring import apitokens, customize, evidence, payplan, people, progress, reviews, tablets
+from mentoring import apitokens, customize, evidence, invitations, payplan, people, progress, reviews, tablets
 from mentoring.customize import AssignmentIn
-from mentoring.models import ApiToken, EvidencePhoto, Membership, Triad
-from mentoring.people import EnrollmentIn
+from mentoring.models import ApiToken, EvidencePhoto, Membership, Person, Triad
+from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, PersonIn
 from mentoring.policy import Actor
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
@@ -21,7 +21,8 @@ from tasklists.models import ShopTaskListVersion
 from .conftest import PASSWORD, actor_for
 
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
-VIEWERS = ("admin", "manager", "mentor", "mentee", "instructor", "other", "anonymous")
+VIEWERS = ("admin", "manager", "mentor", "mentee", "instructor", "other", "second_admin", "bare_instructor",
+           "invitee", "operator", "anonymous")
 VARIANTS = ("ours", "peer", "theirs")
 OUTCOMES = {"ok", "forbidden", "hidden", "login"}
 PARAM = re.compile(r"\{(\w+)(?::[^}]+)?\}")
@@ -78,7 +79,36 @@ def _photo(db, settings, mentor: Actor, assignment_id: int, code: str) -> int:
 
 
 @pytest.fixture
-def objects(db, world, assigned, settings, clean_db):
+def extra_viewers(db, world) -> dict:
+    """The points of view added for issue 12 (see authz_matrix.yaml), and the invitations they answer."""
+    summit = people.create_organization(db, OPERATOR, OrganizationIn(name="Summit Fleet", kind="fleet"))
+    hana = people.add_member(db, OPERATOR, summit, NewPersonIn(full_name="Hana Admin", email="hana@summit.example",
+                                                               role="admin", password=PASSWORD))
+    people.grant_role(db, OPERATOR, summit, db.get(Person, world.mentee.id), "mentor")  # Tess, at a second shop
+    bo = people.add_member(db, OPERATOR, world.school, NewPersonIn(
+        full_name="Bo Instructor", email="bo@lakeview.example", role="instructor", password=PASSWORD))
+    ian = people.create_person(db, OPERATOR, PersonIn(full_name="Ian Invitee", email="ian@example.com"),
+                               password=PASSWORD)
+    operator = people.create_person(db, OPERATOR, PersonIn(full_name="Site Operator", email="op@example.com"),
+                                    password=PASSWORD, superuser=True)
+    alice, oscar = actor_for_db(db, world.admin), actor_for_db(db, world.other_manager)
+    ids = {
+        "ours": invitations.invite(db, alice, world.shop, ian, "mentor").id,
+        "peer": invitations.invite(db, alice, world.shop, db.get(Person, world.other_mentee.id), "mentee").id,
+        "theirs": invitations.invite(db, oscar, world.other_shop, ian, "mentor").id,
+    }
+    db.commit()
+    return {"people": {"second_admin": hana, "bare_instructor": bo, "invitee": ian, "operator": operator},
+            "invitations": ids}
+
+
+def actor_for_db(db, person):
+    from mentoring.policy import load_actor
+    return load_actor(db, db.get(Person, person.id))
+
+
+@pytest.fixture
+def objects(db, world, assigned, settings, clean_db, extra_viewers):
     """Path-parameter values for each kind of object."""
     automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
     triad2 = db.exec(select(Triad).where(Triad.mentee_id == world.mentee2.id)).one()
@@ -102,8 +132,9 @@ def objects(db, world, assigned, settings, clean_db):
         "theirs": _photo(db, settings, actor_for(clean_db, world.other_mentor), theirs_assignment.id, "I.A.3"),
     }
     devices = {shop.id: tablets.enroll(db, OPERATOR, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
-    tokens = {shop.id: apitokens.create_token(db, OPERATOR, shop, person, "matrix")[0].id
-              for shop, person in ((world.shop, world.manager), (world.other_shop, world.other_manager))}
+    tokens = {shop.id: apitokens.create_token(db, actor_for_db(db, admin), shop, person, "matrix")[0].id
+              for shop, person, admin in ((world.shop, world.manager, world.admin),
+                                          (world.other_shop, world.other_manager, world.other_manager))}
 
     manager = actor_for(clean_db, world.manager)
     triads = {"ours": db.get(Triad, world.triad.id), "peer": triad2, "theirs": db.get(Triad, world.other_triad.id)}
@@ -119,7 +150,7 @@ def objects(db, world, assigned, settings, clean_db):
 
     def membership(person) -> int:
         return db.exec(select(Membership.id).where(Membership.person_id == person.id,
-                                                   Membership.role == "mentee")).one()
+                                                   Membership.role == "mentee")).one()  # Tess: her Riverside role
 
     def shop_values(shop) -> dict:
         return {"org_id": shop.id, "shop_id": shop.id, "device_id": devices[shop.id], "token_id": tokens[shop.id]}
@@ -141,6 +172,8 @@ def objects(db, world, assigned, settings, clean_db):
                    "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
                    "review_id": review_ids["theirs"]},
     }
+    for variant, invitation_id in extra_viewers["invitations"].items():
+        values[variant]["invitation_id"] = invitation_id
     for variant, (assignment, shop) in {"ours": (assigned, world.shop), "peer": (peer_assignment, world.shop),
                                         "theirs": (theirs_assignment, world.other_shop)}.items():
         values[variant].update(_issued(db, settings, assignment, shop, variant))
@@ -194,9 +227,9 @@ def _issued(db, settings, assignment, shop, variant: str) -> dict:
     return {"record_id": record.id, "credential_id": credential.id, "job_id": job.id}
 
 
-def _people(world) -> dict:
+def _people(world, extra: dict) -> dict:
     return {"admin": world.admin, "manager": world.manager, "mentor": world.mentor, "mentee": world.mentee,
-            "instructor": world.instructor, "other": world.other_manager}
+            "instructor": world.instructor, "other": world.other_manager, **extra["people"]}
 
 
 def _cells(route: str) -> list[tuple[str, str, str]]:
@@ -208,13 +241,13 @@ def _cells(route: str) -> list[tuple[str, str, str]]:
     return sorted(cells, key=lambda cell: expected(*cell) == "ok")
 
 
-def _run(cells, browser, world, objects) -> list[str]:
+def _run(cells, browser, world, objects, extra) -> list[str]:
     wrong, signed_in = [], None
     for route, viewer, variant in cells:
         if viewer != signed_in:
             browser.client.cookies.clear()  # a fresh browser for each point of view
             if viewer != "anonymous":
-                browser.login(_people(world)[viewer].email, PASSWORD)
+                browser.login(_people(world, extra)[viewer].email, PASSWORD)
             signed_in = viewer
         method, path = route.split(" ", 1)
         spec = entry(route)
@@ -232,15 +265,15 @@ def _run(cells, browser, world, objects) -> list[str]:
 GETS = sorted(r for r in MATRIX["routes"] if r.startswith("GET "))
 
 
-def test_every_reading_cell(browser, world, objects):
+def test_every_reading_cell(browser, world, objects, extra_viewers):
     """GET routes change nothing, so they share one set of objects; grouped by viewer to sign in once each."""
     cells = sorted((cell for route in GETS for cell in _cells(route)), key=lambda c: VIEWERS.index(c[1]))
-    wrong = _run(cells, browser, world, objects)
+    wrong = _run(cells, browser, world, objects, extra_viewers)
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("route", sorted(r for r in MATRIX["routes"] if not r.startswith("GET ")))
-def test_every_writing_cell(route, browser, world, objects):
+def test_every_writing_cell(route, browser, world, objects, extra_viewers):
     """Each writing route on objects of its own, since an allowed call may change them."""
-    wrong = _run(_cells(route), browser, world, objects)
+    wrong = _run(_cells(route), browser, world, objects, extra_viewers)
     assert not wrong, f"{route}\n" + "\n".join(wrong)
