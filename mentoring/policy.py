@@ -266,6 +266,28 @@ def can_view_mentee(db: Session, actor: Actor, mentee_id: int, shop_id: int | No
     return db.exec(_CONSENTED, params={"instructor": actor.person_id, "mentee": mentee_id}).first() is not None
 
 
+def mentee_shops_visible_to(db: Session, actor: Actor, mentee_id: int) -> set[int] | None:
+    """The shops whose work with this mentee the actor may see on the mentee's page; None: all (their own).
+
+    A person can be a mentee at two shops: each shop's people (and an instructor with that shop's consent) see
+    that shop's part only."""
+    if actor.person_id is not None and actor.person_id == mentee_id:
+        return None
+    shops: set[int] = set()
+    if mine := actor.orgs_where("admin", "manager", "mentor"):
+        shops |= set(db.exec(select(Membership.organization_id).where(
+            Membership.person_id == mentee_id, Membership.role == "mentee",
+            Membership.organization_id.in_(sorted(mine)))).all())
+    if actor.person_id is not None:
+        shops |= set(db.exec(select(Enrollment.shop_id)
+                             .join(Membership, (Membership.person_id == Enrollment.instructor_id)
+                                   & (Membership.organization_id == Enrollment.school_id)
+                                   & (Membership.role == "instructor"))
+                             .where(Enrollment.instructor_id == actor.person_id, Enrollment.mentee_id == mentee_id,
+                                    Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).all())
+    return shops
+
+
 def get_mentee_for_viewer(db: Session, actor: Actor, mentee_id: int) -> Person:
     person = db.get(Person, mentee_id)
     if person is None or not can_view_mentee(db, actor, mentee_id):

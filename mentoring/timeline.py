@@ -21,13 +21,19 @@ class Moment:
     link: str = ""
 
 
-def timeline(db: Session, mentee_id: int, *, review_ids: list[int], limit: int = 60) -> list[Moment]:
+def _at_shops(shops: set[int] | None) -> list:
+    """None: every shop (the mentee's own view); otherwise only the shops the viewer may see."""
+    return [] if shops is None else [Assignment.shop_id.in_(sorted(shops))]
+
+
+def timeline(db: Session, mentee_id: int, *, review_ids: list[int], limit: int = 60,
+             shops: set[int] | None = None) -> list[Moment]:
     """Newest first: progress events of the mentee's assignments and signatures on reviews the viewer may read."""
     rows = db.exec(select(ProgressEvent.at, ProgressEvent.actor_name, ProgressEvent.kind, ProgressEvent.task_code,
                           ProgressEvent.assignment_id, ProgressEvent.rating, ProgressEvent.minutes,
                           ProgressEvent.meaning)
                    .join(Assignment, Assignment.id == ProgressEvent.assignment_id)
-                   .where(Assignment.mentee_id == mentee_id)
+                   .where(Assignment.mentee_id == mentee_id, *_at_shops(shops))
                    .order_by(ProgressEvent.at.desc(), ProgressEvent.id.desc()).limit(limit)).all()
     moments = []
     for at, who, kind, code, assignment_id, rating, minutes, meaning in rows:
@@ -58,14 +64,14 @@ class AreaHours:
     tasks: int
 
 
-def hours_by_area(db: Session, mentee_id: int) -> list[AreaHours]:
+def hours_by_area(db: Session, mentee_id: int, shops: set[int] | None = None) -> list[AreaHours]:
     """Practice logged per area over all the mentee's assignments; one grouped query."""
     rows = db.exec(select(ShopTask.area_code, ShopTask.area_title, func.sum(ProgressEvent.minutes),
                           func.count(func.distinct(ProgressEvent.task_code)))
                    .join(Assignment, Assignment.id == ProgressEvent.assignment_id)
                    .join(ShopTask, (ShopTask.version_id == Assignment.version_id)
                          & (ShopTask.code == ProgressEvent.task_code))
-                   .where(Assignment.mentee_id == mentee_id, ProgressEvent.kind == "practice")
+                   .where(Assignment.mentee_id == mentee_id, ProgressEvent.kind == "practice", *_at_shops(shops))
                    .group_by(ShopTask.area_code, ShopTask.area_title)
                    .order_by(ShopTask.area_code)).all()
     return [AreaHours(code, title, int(minutes or 0), count) for code, title, minutes, count in rows]

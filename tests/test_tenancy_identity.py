@@ -414,13 +414,24 @@ def test_only_the_operator_creates_organizations(browser, world):
 
 def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignment(browser, world, assigned,
                                                                                   clean_db):
+    from mentoring import progress
+    with clean_db.session(write=True) as db:
+        progress.sign_off(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.3", rating=3, pin=None)
+        db.commit()
     _also_at(clean_db, world.other_shop, world.mentee, "mentee")
     browser.login(world.other_manager.email)
     assert browser.get(f"/assignments/{assigned.id}").status_code == 404
     assert browser.post(f"/assignments/{assigned.id}/tasks/I.A.1/comment", {"note": "hi"}).status_code == 404
-    browser.client.cookies.clear()
-    browser.login(world.mentee.email)
-    assert browser.get(f"/assignments/{assigned.id}").status_code == 200
+    page = browser.get(f"/mentees/{world.mentee.id}")  # Tess is Hillcrest's mentee too: her page, Hillcrest's part
+    assert page.status_code == 200
+    assert f"/assignments/{assigned.id}" not in page.text and "Milo Mentor" not in page.text
+    assert "I.A.3" not in page.text
+    for who in (world.manager, world.mentee):  # Riverside's manager, and Tess herself, see Riverside's work
+        browser.client.cookies.clear()
+        browser.login(who.email)
+        assert browser.get(f"/assignments/{assigned.id}").status_code == 200
+        page = browser.get(f"/mentees/{world.mentee.id}")
+        assert f"/assignments/{assigned.id}" in page.text and "Milo Mentor" in page.text
 
 
 # --- the migration's backfill ------------------------------------------------------------------------

@@ -58,9 +58,12 @@ def dashboard_settings(db: Db, actor: Me, shop_id: FromPath[int], data: FormData
 def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | None = None, form: dict | None = None,
                 status_code: int = 200) -> Response:
     mentee = policy.get_mentee_for_viewer(db, actor, mentee_id)
+    shops = policy.mentee_shops_visible_to(db, actor, mentee_id)  # None: the mentee, who sees all of it
     triad = roster.triad_of(db, mentee_id)
+    if triad is not None and shops is not None and triad.shop.id not in shops:
+        triad = None
     enrollments = [e for e in roster.enrollments_of(db, mentee_id) if policy.can_see_enrollment(actor, e.enrollment)]
-    assignments = board.assignments_of(db, mentee_id)
+    assignments = [a for a in board.assignments_of(db, mentee_id) if shops is None or a.shop_id in shops]
     review_views = reviews.reviews_of_mentee(db, actor, mentee_id)
     tz = triad.shop.timezone if triad else "UTC"
     today = flags.today_in(tz)
@@ -73,8 +76,9 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
         progress = dashboard.progress_of(db, assignments)
     return page("homes/mentee_detail.html", status_code=status_code, mentee=mentee, triad=triad,
                 enrollments=enrollments, assignments=assignments, progress=progress, reviews=review_views,
-                today=today, tz=tz, hours=timeline.hours_by_area(db, mentee_id),
-                moments=timeline.timeline(db, mentee_id, review_ids=[v.review.id for v in review_views]),
+                today=today, tz=tz, hours=timeline.hours_by_area(db, mentee_id, shops),
+                moments=timeline.timeline(db, mentee_id, review_ids=[v.review.id for v in review_views],
+                                          shops=shops),
                 plan=plan, can_manage=bool(triad and policy.can_manage_shop(actor, triad.shop.id)),
                 milestones=payplan.MILESTONES, tool_kinds=payplan.TOOL_KINDS, errors=errors or {}, form=form or {})
 
