@@ -95,8 +95,8 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         if stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                                  content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
-        if on_tablet:
-            _end_tablet_turn(request, db)
+        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
+            sessions.end(db, request.cookies.get(cookie))
         db.commit()
     except progress.AlreadySigned as taken:
         db.rollback()
@@ -119,12 +119,6 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         response.delete_cookie(cookie, path="/")
         return response
     return see_other(f"/assignments/{assignment_id}?signed={code}")
-
-
-def _end_tablet_turn(request: Request, db: Session) -> None:
-    """A signature on a shared tablet ends the mentor's turn, in the signature's transaction: whoever picks
-    the tablet up next taps their own name and enters their own PIN. The caller also deletes the cookie."""
-    sessions.end(db, request.cookies.get(session_cookie_name(settings_of(request))))
 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
@@ -235,16 +229,18 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
         return page("progress/group.html", status_code=400, code=code, ratings=progress.RATINGS, errors=e.errors,
                     candidates=progress.group_candidates(db, actor, code), results=None,
                     form={k: v for k, v in data.items() if k != "pin"})
-    # Like a single sign-off: once anything is signed on a shop tablet, the mentor's turn is over.
+    # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the same
+    # transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
     turn_ended = on_tablet and any(r.event is not None for r in results)
+    cookie = session_cookie_name(settings_of(request))
     if turn_ended:
-        _end_tablet_turn(request, db)
+        sessions.end(db, request.cookies.get(cookie))
     db.commit()
     response = page("progress/group.html", code=code, ratings=progress.RATINGS, errors={}, results=results,
                     candidates=[] if turn_ended else progress.group_candidates(db, actor, code),
                     form={"rating": data.get("rating")}, turn_ended=turn_ended)
     if turn_ended:
-        response.delete_cookie(session_cookie_name(settings_of(request)), path="/")
+        response.delete_cookie(cookie, path="/")
     return response
 
 
