@@ -171,7 +171,14 @@ def in_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
     if assignment.shop_id == org:
         if policy.can_manage_shop(actor, org) or assignment.mentee_id == actor.person_id:
             return True
-        return "mentor" in actor.roles_in(org) and db.exec(select(Triad.id).where(
+        if "mentor" not in actor.roles_in(org):
+            return False
+        # The mentees whose tasks the mentor may sign: with the shop's "any mentor signs" on, that is every
+        # mentee of the shop, as on the pages (policy.may_sign); otherwise those of their own triads.
+        triad = db.get(Triad, assignment.triad_id)
+        if triad.ended_at is None and policy.may_sign(actor, assignment, triad, db.get(Organization, org)):
+            return True
+        return db.exec(select(Triad.id).where(
             Triad.shop_id == org, Triad.mentee_id == assignment.mentee_id, Triad.mentor_id == actor.person_id,
             Triad.ended_at.is_(None))).first() is not None
     return "instructor" in actor.roles_in(org) and db.exec(select(Enrollment.id).where(

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 from mentoring import lru, policy
@@ -136,29 +136,38 @@ class MenteeCard:
     list_name: str
     ready: int
     signed: int
+    own: bool = True  # the mentor's own triad; False: another mentor's mentee whom the shop lets them sign
 
 
 def mentor_cards(db: Session, actor: Actor) -> list[MenteeCard]:
-    """The mentor's mentees with how many tasks wait for a signature; one query for the counts."""
-    rows = db.exec(select(Assignment, Person, ShopTaskList)
-                   .join(Triad, Triad.id == Assignment.triad_id)
-                   .join(Person, Person.id == Assignment.mentee_id)
-                   .join(ShopTaskListVersion, ShopTaskListVersion.id == Assignment.version_id)
-                   .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id)
-                   .where(Triad.mentor_id == actor.person_id, Triad.ended_at.is_(None),
-                          Assignment.ended_at.is_(None))
-                   .order_by(Person.full_name)).all()
-    ids = [a.id for a, _, _ in rows]
+    """The mentees the mentor may sign for (policy.may_sign), with how many tasks wait for a signature; one
+    query for the counts. This is also what a mentor sees on a shop tablet after entering their PIN."""
+    shops = actor.orgs_where("mentor")
+    if not shops:
+        return []
+    # The query narrows by the same terms as policy.may_sign, which then decides for each row.
+    found = db.exec(select(Assignment, Person, ShopTaskList, Triad, Organization)
+                    .join(Triad, Triad.id == Assignment.triad_id)
+                    .join(Organization, Organization.id == Assignment.shop_id)
+                    .join(Person, Person.id == Assignment.mentee_id)
+                    .join(ShopTaskListVersion, ShopTaskListVersion.id == Assignment.version_id)
+                    .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id)
+                    .where(Assignment.shop_id.in_(shops), Triad.ended_at.is_(None), Assignment.ended_at.is_(None),
+                           or_(Triad.mentor_id == actor.person_id, Organization.any_mentor_signs.is_(True)))
+                    .order_by(Person.full_name)).all()
+    rows = [(a, mentee, task_list, triad.mentor_id == actor.person_id)
+            for a, mentee, task_list, triad, shop in found if policy.may_sign(actor, a, triad, shop)]
+    ids = [a.id for a, _, _, _ in rows]
     events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids))).all() if ids else []
     by_assignment: dict[int, list[ProgressEvent]] = {}
     for e in events:
         by_assignment.setdefault(e.assignment_id, []).append(e)
     cards = []
-    for assignment, mentee, task_list in rows:
+    for assignment, mentee, task_list, own in rows:
         states = task_states(by_assignment.get(assignment.id, [])).values()
         cards.append(MenteeCard(assignment, mentee, task_list.name, sum(s.status == "ready" for s in states),
-                                sum(s.status == "signed" for s in states)))
-    cards.sort(key=lambda c: (-c.ready, c.mentee.full_name))
+                                sum(s.status == "signed" for s in states), own))
+    cards.sort(key=lambda c: (not c.own, -c.ready, c.mentee.full_name))
     return cards
 
 

@@ -30,7 +30,7 @@ def items_for(db: Session, actor: Actor, *, now: datetime | None = None, for_ema
                                             f"{row.invitation.role}: accept or decline", "/invitations", True))
     if actor.has_role("mentor"):
         for card in board.mentor_cards(db, actor):
-            if card.ready:
+            if card.ready and card.own:  # the mentee's own mentor is asked; others may sign, not nagged
                 items.append(Item("ready", f"{card.mentee.full_name}: {card.ready} task(s) ready for sign-off",
                                   f"/assignments/{card.assignment.id}?status=ready"))
     items += _reviews(db, actor, now)

@@ -25,6 +25,9 @@ class Organization(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Shop option: the supplemental safety tasks (area 0) must be signed before any other task.
     safety_first: bool = False
+    # Shop option: any mentor of the shop may sign a mentee's task (group demonstrations); otherwise only the
+    # mentee's own mentor (policy.may_sign).
+    any_mentor_signs: bool = False
 
     @property
     def is_school(self) -> bool:

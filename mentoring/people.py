@@ -4,7 +4,7 @@ import re
 from typing import Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -43,6 +43,7 @@ class OrganizationIn(BaseModel):
     kind: Literal[ORG_KINDS]  # type: ignore[valid-type]
     timezone: str = "America/Chicago"
     safety_first: bool = False  # shops only: area 0 (safety) must be signed before other tasks
+    any_mentor_signs: bool = False  # shops only: any of its mentors signs, not just the mentee's own mentor
 
     @field_validator("name", mode="before")
     @classmethod
@@ -55,6 +56,12 @@ class OrganizationIn(BaseModel):
         if v not in available_timezones():
             raise ValueError("Pick a time zone such as America/Chicago.")
         return v
+
+    @model_validator(mode="after")
+    def _schools_have_no_signers(self):
+        if self.kind == "school":  # nobody signs tasks at a school, so the option would only mislead
+            self.any_mentor_signs = False
+        return self
 
 
 class PersonIn(BaseModel):

@@ -6,7 +6,7 @@ from sqlalchemy import Select, bindparam, or_
 from sqlmodel import Session, select
 
 from mentoring.errors import Forbidden, NotFound
-from mentoring.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.models import Assignment, Enrollment, Membership, Organization, Person, Triad
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
 HOMES = (
@@ -299,6 +299,56 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment) -> bool:
     """The student, the shop's managers and admins, and the enrollment's own instructor."""
     return (enrollment.mentee_id == actor.person_id or can_manage_shop(actor, enrollment.shop_id)
             or (enrollment.instructor_id == actor.person_id and enrollment.consent_active))
+
+
+# --- signatures on a mentee's tasks -----------------------------------------------------------
+
+def may_sign(actor: Actor, assignment: Assignment, triad: Triad, shop: Organization) -> bool:
+    """Who signs a mentee's task: a mentor of the shop who is the triad's current mentor, or any mentor of the
+    shop when the shop lets any of them sign (group demonstrations). Never the mentee.
+
+    The one rule for every surface: task pages, the task rows fragment, group sign-off, the tablet's list of
+    mentees, and the API (which also reaches assignments through it)."""
+    if actor.person_id is None or actor.person_id == assignment.mentee_id:
+        return False
+    if triad.id != assignment.triad_id or shop.id != assignment.shop_id:
+        return False
+    if "mentor" not in actor.roles_in(shop.id):
+        return False
+    return shop.any_mentor_signs or triad.mentor_id == actor.person_id
+
+
+def may_sign_assignment(db: Session, actor: Actor, assignment: Assignment) -> bool:
+    """may_sign, loading the assignment's triad and shop (the session usually holds them already)."""
+    return may_sign(actor, assignment, db.get(Triad, assignment.triad_id), db.get(Organization, assignment.shop_id))
+
+
+_INSTRUCTS = (select(Enrollment.id)
+              .join(Membership, (Membership.person_id == Enrollment.instructor_id)
+                    & (Membership.organization_id == Enrollment.school_id) & (Membership.role == "instructor"))
+              .where(Enrollment.instructor_id == bindparam("instructor"), Enrollment.mentee_id == bindparam("mentee"),
+                     Enrollment.shop_id == bindparam("shop"), Enrollment.consent_active.is_(True),
+                     Enrollment.ended_at.is_(None), Enrollment.school_id.in_(bindparam("schools", expanding=True)))
+              .limit(1))
+
+
+def countersign_role(db: Session, actor: Actor, assignment: Assignment, signer_id: int | None) -> str | None:
+    """As what the actor may countersign a sign-off given by signer_id: "manager" (approved by manager),
+    "instructor" (verified by instructor) or None.
+
+    A manager approves for their own shop. An instructor verifies only for a student whose enrollment at this
+    shop names them, with the shop's consent on, not ended, while they are still an instructor at that school
+    (an instructor role elsewhere counts for nothing). Nobody countersigns their own sign-off: a second
+    signature means a second person."""
+    if actor.person_id is None or actor.person_id == signer_id:
+        return None
+    if can_approve(actor, assignment.shop_id):
+        return "manager"
+    schools = actor.orgs_where("instructor")  # an API token holds its own organization's roles only
+    if schools and db.exec(_INSTRUCTS, params={"instructor": actor.person_id, "mentee": assignment.mentee_id,
+                                               "shop": assignment.shop_id, "schools": sorted(schools)}).first():
+        return "instructor"
+    return None
 
 
 # --- pay plans, tools and reviews ------------------------------------------------------------

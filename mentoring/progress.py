@@ -253,11 +253,6 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
     return _append(db, actor, ctx, "ready", device=device, at=at)
 
 
-def may_sign(actor: Actor, assignment: Assignment) -> bool:
-    """Any mentor of the assignment's shop may sign, e.g. after a group demonstration; never the mentee."""
-    return "mentor" in actor.roles_in(assignment.shop_id) and actor.person_id != assignment.mentee_id
-
-
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
              note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
              at: datetime | None = None) -> ProgressEvent:
@@ -270,8 +265,8 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         check_signing_pin(db, actor, pin)
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
-    if not may_sign(actor, ctx.assignment):
-        raise Forbidden("Only a mentor of this shop signs tasks off, and never for themselves.")
+    if not policy.may_sign(actor, ctx.assignment, ctx.triad, ctx.shop):
+        raise Forbidden(_who_signs(ctx.shop))
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
     _applicable(ctx)
@@ -287,6 +282,12 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
                   ro_number=normalize_ro(ro_number), vin=normalize_vin(vin))
     return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
+
+
+def _who_signs(shop: Organization) -> str:
+    if shop.any_mentor_signs:
+        return f"Only a mentor of {shop.name} signs its mentees' tasks, and never their own."
+    return f"At {shop.name} only the mentee's own mentor signs their tasks."
 
 
 class WrongPin(FormError):
@@ -334,12 +335,13 @@ def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, dev
                 at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
-    if policy.can_approve(actor, ctx.shop.id):
-        meaning = COUNTERSIGN_MEANINGS["manager"]
-    elif actor.has_role("instructor"):
-        meaning = COUNTERSIGN_MEANINGS["instructor"]  # _visible already required consent
-    else:
+    signoff = ctx.state.signoff
+    role = policy.countersign_role(db, actor, ctx.assignment, signoff.actor_id if signoff else None)
+    if role is None:
+        if signoff is not None and signoff.actor_id == actor.person_id:
+            raise Forbidden("Nobody countersigns their own sign-off; a second signature needs a second person.")
         raise Forbidden("Countersigning is for the shop's managers and the student's instructor.")
+    meaning = COUNTERSIGN_MEANINGS[role]
     if ctx.state.status != "signed":
         raise FormError({"": f"{code} has no sign-off to countersign."})
     if any(e.meaning == meaning for e in ctx.state.countersigns):
@@ -411,15 +413,21 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
 
 
 def group_candidates(db: Session, actor: Actor, code: str) -> list[tuple[Assignment, Person, TaskState]]:
-    """Active assignments at the mentor's shops whose list holds this task and where it is applicable."""
+    """Active assignments the actor may sign (policy.may_sign) whose list holds this task, applicable there."""
     shops = actor.orgs_where("mentor")
     if not shops or not code:
         return []
-    rows = db.exec(select(Assignment, Person).join(Person, Person.id == Assignment.mentee_id)
+    # The query narrows by the same terms as policy.may_sign, which then decides for each row.
+    rows = db.exec(select(Assignment, Person, Triad, Organization)
+                   .join(Person, Person.id == Assignment.mentee_id)
+                   .join(Triad, Triad.id == Assignment.triad_id)
+                   .join(Organization, Organization.id == Assignment.shop_id)
                    .join(ShopTask, (ShopTask.version_id == Assignment.version_id) & (ShopTask.code == code))
-                   .where(Assignment.shop_id.in_(shops), Assignment.ended_at.is_(None),
+                   .where(Assignment.shop_id.in_(shops), Assignment.ended_at.is_(None), Triad.ended_at.is_(None),
+                          or_(Triad.mentor_id == actor.person_id, Organization.any_mentor_signs.is_(True)),
                           ShopTask.not_applicable.is_(False), Assignment.mentee_id != actor.person_id)
                    .order_by(Person.full_name)).all()
+    rows = [(a, mentee) for a, mentee, triad, shop in rows if policy.may_sign(actor, a, triad, shop)]
     ids = [a.id for a, _ in rows]
     events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids),
                                                  ProgressEvent.task_code == code)).all() if ids else []

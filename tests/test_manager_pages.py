@@ -19,14 +19,14 @@ OPERATOR = Actor(None, "test", True)
 
 def _more_mentees(db, world, assigned, n: int, clean_db) -> None:
     """n more mentees on the same list, each with a few signed, ready and practised tasks."""
-    mentor = actor_for(clean_db, world.mentor)
+    mentors = [actor_for(clean_db, world.mentor), actor_for(clean_db, world.mentor2)]
     codes = ["I.A.1", "I.A.3", "I.D.1", "I.D.2", "V.A.1", "V.B.1"]
     for i in range(n):
         person = people.add_member(db, OPERATOR, world.shop, NewPersonIn(
             full_name=f"Extra Mentee {i:02d}", email=f"extra{i}@example.com", role="mentee", password="", pin=""))
+        mentor = mentors[i % 2]  # each triad's own mentor signs
         triad = people.create_triad(db, OPERATOR, world.shop, TriadIn(
-            mentee_id=person.id, mentor_id=world.mentor2.id if i % 2 else world.mentor.id,
-            manager_id=world.manager.id))
+            mentee_id=person.id, mentor_id=mentor.person_id, manager_id=world.manager.id))
         a = assign(db, OPERATOR, world.shop, AssignmentIn(triad_id=triad.id, version_id=assigned.version_id,
                                                            start_date="2026-09-01"))
         as_mentee = Actor(person.id, person.full_name, memberships=frozenset({(world.shop.id, "mentee")}))

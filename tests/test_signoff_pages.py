@@ -85,7 +85,14 @@ def test_a_mentor_from_another_shop_gets_404_and_nothing_is_stored(browser, worl
     assert count_rows(clean_db) == before
 
 
+def any_mentor_signs(database, shop) -> None:
+    from mentoring.models import Organization
+    with database.transaction() as db:
+        db.get(Organization, shop.id).any_mentor_signs = True
+
+
 def test_the_second_signer_is_told_who_signed_first(browser, other_browser, world, assigned, clean_db):
+    any_mentor_signs(clean_db, world.shop)  # so that Nina, not Tess's mentor, may sign too
     browser.login(world.mentor.email)
     other_browser.login(world.mentor2.email)
     assert sign(browser, assigned).status_code == 303
@@ -204,6 +211,7 @@ def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigne
     customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
         triad_id=second_triad.id, version_id=version.id, start_date="2026-09-01"))
     db.commit()
+    any_mentor_signs(clean_db, world.shop)  # Uma is Nina's mentee: Milo signs for her after the demonstration
     browser.login(world.mentor.email)
     page = browser.get("/group-signoff?code=0.A.3").text
     assert "Tess Mentee" in page and "Uma Mentee" in page

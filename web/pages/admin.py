@@ -30,6 +30,10 @@ def admin_home(db: Db, actor: Me) -> Response:
     return page("admin/home.html", orgs=orgs, managed=managed, site=site)
 
 
+def _shop_options(data: dict) -> dict[str, bool]:
+    return {name: checkbox(data, name) for name in ("safety_first", "any_mentor_signs")}
+
+
 @get("/admin/orgs/new", sync_to_thread=True)
 def org_new(actor: Me) -> Response:
     policy.require_superuser(actor)
@@ -42,7 +46,7 @@ def org_create(db: Db, actor: Me, data: FormData) -> Response:
     policy.require_superuser(actor)
     try:
         org = people.create_organization(db, actor, parse_input(OrganizationIn, {
-            **data, "safety_first": checkbox(data, "safety_first")}))
+            **data, **_shop_options(data)}))
     except FormError as e:
         return form_error("admin/org_form.html", e, data, org=None, kinds=ORG_KINDS)
     db.commit()
@@ -73,7 +77,7 @@ def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Resp
     org = policy.get_org_for_settings(db, actor, org_id)
     only = policy.org_fields_editable_by(actor, org.id)
     try:
-        form = {**org.model_dump(), **data} if only else {**data, "safety_first": checkbox(data, "safety_first")}
+        form = {**org.model_dump(), **data} if only else {**data, **_shop_options(data)}
         people.update_organization(db, actor, org, parse_input(OrganizationIn, form))
     except FormError as e:
         db.rollback()

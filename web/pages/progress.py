@@ -37,7 +37,8 @@ def board_page(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]
     b = board.board(db, assignment)
     rows = board.filtered(b.rows, q=q, status=status, priority=priority, phase=phase)
     context = dict(b=b, rows=rows, filters={"q": q, "status": status, "priority": priority, "phase": phase},
-                   can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id)
+                   can_sign=policy.may_sign_assignment(db, actor, assignment),
+                   is_mentee=actor.person_id == assignment.mentee_id)
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "task-rows":
         return page("progress/_rows.html", **context)
     return page("progress/board.html", next_up=board.up_next(b.rows), coverage=board.coverage_of(db, b), **context)
@@ -54,9 +55,11 @@ def _task_page(db: Session, actor: Actor, assignment: Assignment, code: str, *, 
     return page("progress/task.html", status_code=status_code, b=b, row=row, errors=errors or {},
                 form=form or {"rating": str(progress.DEFAULT_RATING)}, ratings=progress.RATINGS,
                 photos={p.event_id: p for p in photos},
-                can_sign=progress.may_sign(actor, assignment), is_mentee=actor.person_id == assignment.mentee_id,
+                can_sign=policy.may_sign_assignment(db, actor, assignment),
+                is_mentee=actor.person_id == assignment.mentee_id,
                 can_approve=policy.can_approve(actor, assignment.shop_id),
-                is_instructor=actor.has_role("instructor"))
+                countersign_as=policy.countersign_role(db, actor, assignment, row.state.signoff.actor_id)
+                if row.state.signoff else None)
 
 
 @get("/assignments/{assignment_id:int}/tasks/{code:str}", sync_to_thread=True)
@@ -226,9 +229,19 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
         return page("progress/group.html", status_code=400, code=code, ratings=progress.RATINGS, errors=e.errors,
                     candidates=progress.group_candidates(db, actor, code), results=None,
                     form={k: v for k, v in data.items() if k != "pin"})
+    # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the same
+    # transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
+    turn_ended = on_tablet and any(r.event is not None for r in results)
+    cookie = session_cookie_name(settings_of(request))
+    if turn_ended:
+        sessions.end(db, request.cookies.get(cookie))
     db.commit()
-    return page("progress/group.html", code=code, ratings=progress.RATINGS, errors={}, results=results,
-                candidates=progress.group_candidates(db, actor, code), form={"rating": data.get("rating")})
+    response = page("progress/group.html", code=code, ratings=progress.RATINGS, errors={}, results=results,
+                    candidates=[] if turn_ended else progress.group_candidates(db, actor, code),
+                    form={"rating": data.get("rating")}, turn_ended=turn_ended)
+    if turn_ended:
+        response.delete_cookie(cookie, path="/")
+    return response
 
 
 HANDLERS += [group_page, group_sign]
