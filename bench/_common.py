@@ -29,7 +29,7 @@ from web.db import Database
 from web.settings import normalize_db_url
 
 PASSWORD = "bench-password-2026"
-PIN = "2468"
+PIN = "7193"
 OPERATOR = Actor(None, "benchmark", True, ip="bench")
 
 

@@ -15,7 +15,7 @@ from mentoring.policy import Actor
 from tasklists import store
 
 DEMO_PASSWORD = "demo-mentoring-2026"
-DEMO_PIN = "2468"
+DEMO_PIN = "7193"
 
 ORGS = [
     ("Riverside Toyota", "dealership"),

@@ -50,6 +50,17 @@ class Person(SQLModel, table=True):
     created_by_org_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
 
 
+class ThrottleEntry(SQLModel, table=True):
+    """A count of failures or requests for one key (see mentoring/throttle.py): one row per key."""
+
+    __tablename__ = "throttle"
+
+    key: str = Field(primary_key=True, max_length=300)  # e.g. "account:pat@example.com", "pin:12"
+    count: int = 0
+    window_start: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
+
+
 class Membership(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "organization_id", "role"),)
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from mentoring import apitokens, audit, policy
-from mentoring.auth import check_password, hash_secret, set_password, set_pin
+from mentoring.auth import check_password, hash_secret, replace_password, replace_pin, set_pin
 from mentoring.clock import utcnow
 from mentoring.errors import FormError, NotFound
 from mentoring.models import (
@@ -167,11 +167,9 @@ def reset_credentials(db: Session, actor: Actor, person: Person, *, password: st
     if not password and not pin:
         raise FormError({"password": "Enter a new password, a new PIN, or both."})
     if password:
-        set_password(person, password)
+        replace_password(db, person, password)
     if pin:
-        set_pin(person, pin)
-    person.failed_logins, person.locked_until = 0, None
-    db.add(person)
+        replace_pin(db, person, pin)
     audit.record(db, actor, "person.credentials", person, password=bool(password), pin=bool(pin))
 
 

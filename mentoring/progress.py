@@ -10,8 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
-from mentoring import audit, policy
-from mentoring.auth import verify_pin
+from mentoring import audit, auth, policy
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
@@ -291,7 +290,8 @@ def _who_signs(shop: Organization) -> str:
 
 
 class WrongPin(FormError):
-    """A wrong PIN; the caller records it (after rolling back the rest) so guessing gets slower."""
+    """A wrong PIN; the caller records it with auth.record_wrong_pin (after rolling back the rest) so
+    guessing gets slower."""
 
 
 def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
@@ -299,22 +299,12 @@ def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
     person = db.get(Person, actor.person_id)
     if person.pin_hash is None:
         raise FormError({"pin": "Set a sign-off PIN on your account page first."})
-    if person.locked_until and person.locked_until > utcnow():
-        raise FormError({"pin": "Too many wrong PINs. Wait a few minutes, or ask a manager to set a new one."})
-    if not verify_pin(person, pin or ""):
+    wait = auth.pin_wait(db, person.id)
+    if wait:
+        raise FormError({"pin": auth.pin_locked_message(wait)})
+    if not auth.verify_pin(person, pin or ""):
         raise WrongPin({"pin": "That PIN is not right."})
-    if person.failed_logins:
-        person.failed_logins, person.locked_until = 0, None
-        db.add(person)
-
-
-def record_wrong_pin(db: Session, person_id: int, throttle) -> None:
-    """Wrong PINs count toward the same per-account lock as wrong passwords."""
-    person = db.get(Person, person_id)
-    person.failed_logins += 1
-    wait = throttle.lock_for(person.failed_logins)
-    person.locked_until = utcnow() + wait if wait else None
-    db.add(person)
+    auth.right_pin(db, person.id)
 
 
 def _safety_first(db: Session, ctx: Context) -> None:

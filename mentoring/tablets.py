@@ -6,12 +6,13 @@ import secrets
 
 from sqlmodel import Session, select
 
-from mentoring import audit, people
-from mentoring.auth import LoginRefused, Throttle, verify_pin
+from mentoring import audit, auth, people
+from mentoring.auth import LoginRefused
 from mentoring.clock import utcnow
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Organization, Person, TabletDevice
 from mentoring.policy import Actor
+from mentoring.throttle import Limits
 
 IDLE_SECONDS = 60  # a tablet returns to the shop screen after a minute without a tap
 
@@ -61,20 +62,16 @@ def mentors_at(db: Session, shop_id: int) -> list[Person]:
     return [p for p in people.people_with_role(db, shop_id, "mentor") if p.is_active]
 
 
-def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, throttle: Throttle) -> Person:
-    """Second factor on the tablet: the mentor's PIN. Wrong PINs count toward the account's lock."""
+def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, limits: Limits) -> Person:
+    """Second factor on the tablet: the mentor's PIN. Wrong PINs count toward the mentor's PIN lock."""
     person = db.get(Person, person_id)
     if person is None or person not in mentors_at(db, device.shop_id):
         raise NotFound
-    now = utcnow()
-    if person.locked_until and person.locked_until > now:
-        raise LoginRefused("Too many wrong PINs. Ask a manager, or try again in a few minutes.")
-    if not verify_pin(person, pin):
-        person.failed_logins += 1
-        wait = throttle.lock_for(person.failed_logins)
-        person.locked_until = now + wait if wait else None
-        db.add(person)
+    wait = auth.pin_wait(db, person.id)
+    if wait:
+        raise LoginRefused(auth.pin_locked_message(wait), wait)
+    if not auth.verify_pin(person, pin):
+        auth.record_wrong_pin(db, person.id, limits)
         raise LoginRefused("That PIN is not right.")
-    person.failed_logins, person.locked_until = 0, None
-    db.add(person)
+    auth.right_pin(db, person.id)
     return person

@@ -89,7 +89,7 @@ def test_an_existing_email_gets_the_new_role_instead_of_a_second_account(browser
     ({"full_name": "A", "email": "not-an-email", "role": "mentee"}, "email", "Enter an email address"),
     ({"full_name": "A", "email": "a@example.com", "role": "instructor"}, "role", "At a shop the roles are"),
     ({"full_name": "A", "email": "a@example.com", "role": "mentee", "password": "short"}, "password",
-     "at least 10"),
+     "at least 12"),
     ({"full_name": "A", "email": "a@example.com", "role": "mentee", "pin": "12"}, "pin", "4 to 6 digits"),
     ({"full_name": "A", "email": "milo.mentor@example.com", "role": "mentor"}, "role", "already mentor"),
     ({"full_name": "A", "email": "milo.mentor@example.com", "role": "manager", "password": "a-long-password"},

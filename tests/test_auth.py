@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from mentoring import auth
+from mentoring import auth, throttle
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import Person
+from mentoring.models import Person, ThrottleEntry
+from mentoring.throttle import Limits
 from web.models import WebSession
 
 from .conftest import PASSWORD
@@ -140,20 +141,23 @@ def test_repeated_wrong_passwords_slow_that_account_only(browser, other_browser,
 
 def test_the_lock_doubles_and_then_lifts(db, world):
     now = utcnow()
-    throttle = auth.Throttle(lock_after=3, max_minutes=15)
+    limits = auth.SignInLimits(account=Limits(lock_after=3, max_minutes=15))
+    key = throttle.account_key(world.mentor.email)
     for _ in range(4):
         with pytest.raises(auth.LoginRefused):
-            auth.authenticate(db, world.mentor.email, "bad", throttle=throttle, now=now)
-    person = db.get(Person, world.mentor.id)
+            auth.authenticate(db, world.mentor.email, "bad", limits=limits, now=now)
+    entry = db.get(ThrottleEntry, key)
     # 3rd failure locked for 30 s; the 4th was refused without counting, still locked.
-    assert person.failed_logins == 3 and person.locked_until == now + timedelta(seconds=30)
+    assert entry.count == 3 and entry.locked_until == now + timedelta(seconds=30)
     later = now + timedelta(seconds=31)
     with pytest.raises(auth.LoginRefused):
-        auth.authenticate(db, world.mentor.email, "bad", throttle=throttle, now=later)
-    assert db.get(Person, world.mentor.id).locked_until == later + timedelta(seconds=60)
-    ok = auth.authenticate(db, world.mentor.email, PASSWORD, throttle=throttle, now=later + timedelta(minutes=2))
-    assert ok.failed_logins == 0 and ok.locked_until is None
-    assert auth.Throttle(5, 15).lock_for(30) == timedelta(minutes=15)
+        auth.authenticate(db, world.mentor.email, "bad", limits=limits, now=later)
+    db.refresh(entry)
+    assert entry.locked_until == later + timedelta(seconds=60)
+    auth.authenticate(db, world.mentor.email, PASSWORD, limits=limits, now=later + timedelta(minutes=2))
+    db.expire_all()
+    assert db.get(ThrottleEntry, key) is None
+    assert Limits(5, 15).lock_for(30) == timedelta(minutes=15)
 
 
 def test_a_post_without_csrf_token_is_refused(browser, world):

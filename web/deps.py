@@ -8,8 +8,10 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import event
 from sqlmodel import Session
 
-from mentoring import tablets
+from mentoring import tablets, throttle
+from mentoring.auth import Attempt, SignInLimits
 from mentoring.policy import Actor, load_actor
+from mentoring.throttle import Limits
 from web import sessions
 from web.db import Database
 from web.settings import Settings
@@ -42,6 +44,40 @@ def tablet_cookie_name(settings: Settings) -> str:
 
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-csrftoken" if is_https(settings) else "csrftoken"
+
+
+def device_cookie_name(settings: Settings) -> str:
+    return "__Host-mentoring_device" if is_https(settings) else "mentoring_device"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def pin_limits(settings: Settings) -> Limits:
+    return Limits(settings.login_lock_after, settings.login_lock_max_minutes)
+
+
+def sign_in_limits(settings: Settings) -> SignInLimits:
+    return SignInLimits(account=pin_limits(settings),
+                        address=Limits(settings.login_address_lock_after, settings.login_lock_max_minutes))
+
+
+def attempt_of(request: Request, email: str) -> Attempt:
+    """A password attempt from this request: its address and, for a browser trusted for this email, the
+    id in its device cookie."""
+    settings = settings_of(request)
+    nonce = throttle.device_nonce(settings.secret_key, email, request.cookies.get(device_cookie_name(settings)))
+    return Attempt(address=client_address(request), device=nonce)
+
+
+def remember_device(request: Request, response, email: str) -> None:
+    """After a successful sign-in: this browser is trusted for this account (see mentoring/throttle.py)."""
+    settings = settings_of(request)
+    name = device_cookie_name(settings)
+    value = throttle.remember_device(settings.secret_key, email, request.cookies.get(name))
+    response.set_cookie(name, value, httponly=True, samesite="lax", path="/", secure=name.startswith("__Host-"),
+                        max_age=throttle.DEVICE_DAYS * 86400)
 
 
 def set_session_cookie(response, settings: Settings, token: str) -> None:

@@ -17,8 +17,10 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     session_idle_minutes: int = 60
     session_max_hours: int = 12
-    login_lock_after: int = 5  # failed attempts before an account is slowed down
+    login_lock_after: int = 5  # failed attempts before an account (or a PIN) is slowed down
     login_lock_max_minutes: int = 15
+    login_address_lock_after: int = 20  # failed sign-ins from one client address before it is slowed down
+    verify_per_minute: int = 30  # checks on the public verification page per client address
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str = ""  # smtp://user:pass@host:587?from=… ; empty: no email digests are sent
 

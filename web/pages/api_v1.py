@@ -18,14 +18,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from mentoring import apitokens, board, policy, progress, roster
-from mentoring.auth import Throttle
+from mentoring import apitokens, auth, board, policy, progress, roster
 from mentoring.errors import FormError
 from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
 from mentoring.policy import Actor
 from tasklists.models import ShopTaskList, ShopTaskListVersion
 from web.apidoc import SECURITY, errors
-from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, settings_of
+from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, pin_limits, settings_of
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -375,9 +374,7 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
         event = _add_event(db, actor, assignment, data)
     except progress.WrongPin:
         db.rollback()
-        settings = request.app.state.settings
-        progress.record_wrong_pin(db, actor.person_id, Throttle(settings.login_lock_after,
-                                                                settings.login_lock_max_minutes))
+        auth.record_wrong_pin(db, actor.person_id, pin_limits(request.app.state.settings))
         db.commit()
         raise
     db.commit()

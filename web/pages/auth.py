@@ -7,12 +7,22 @@ from litestar.response import Redirect
 from sqlmodel import Session
 
 from mentoring import apitokens, audit, invitations
-from mentoring.auth import LoginRefused, Throttle, authenticate, set_password, set_pin, verify_secret
+from mentoring.auth import LoginRefused, authenticate, confirm_password, replace_password, replace_pin
 from mentoring.errors import FormError
 from mentoring.models import Person
 from mentoring.policy import Actor, home_path, load_actor
 from web import sessions
-from web.deps import current_actor, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
+from web.deps import (
+    attempt_of,
+    client_address,
+    current_actor,
+    remember_device,
+    session_cookie_name,
+    set_session_cookie,
+    settings_of,
+    sign_in_limits,
+    tablet_cookie_name,
+)
 from web.render import FormData, form_error, page, see_other
 
 
@@ -42,27 +52,46 @@ def login_page(request: Request, db: NamedDependency[Session], next: FromQuery[s
 @post("/login", sync_to_thread=True)
 def login(request: Request, db: NamedDependency[Session], data: FormData) -> Response:
     settings = settings_of(request)
-    throttle = Throttle(settings.login_lock_after, settings.login_lock_max_minutes)
+    email = str(data.get("email", ""))
     try:
-        person = authenticate(db, str(data.get("email", "")), str(data.get("password", "")),
-                              throttle=throttle)
+        person = authenticate(db, email, str(data.get("password", "")), limits=sign_in_limits(settings),
+                              attempt=attempt_of(request, email))
     except LoginRefused as refused:
         db.commit()  # keep the failure count
-        response = form_error("auth/login.html", FormError({"": refused.message}), data)
-        if refused.retry_after:
-            response.status_code = 429
-            response.headers["Retry-After"] = str(refused.retry_after)
-        return response
+        return _refused("auth/login.html", refused, data)
     cookie = session_cookie_name(settings)
     sessions.end(db, request.cookies.get(cookie))  # a new session id at every sign-in
-    token = sessions.start(db, person, ip=request.client.host if request.client else "",
-                           user_agent=request.headers.get("user-agent", ""))
-    actor = load_actor(db, person, request.client.host if request.client else "")
+    token = sessions.start(db, person, ip=client_address(request), user_agent=request.headers.get("user-agent", ""))
+    actor = load_actor(db, person, client_address(request))
     audit.record(db, actor, "session.login", person)
     db.commit()
     response = see_other(_safe_next(data.get("next")) or home_path(actor))
     set_session_cookie(response, settings, token)
+    remember_device(request, response, person.email)
     return response
+
+
+def _refused(template: str, refused: LoginRefused, data, field: str = "", **context) -> Response:
+    response = form_error(template, FormError({field: refused.message}), data, **context)
+    if refused.retry_after:
+        response.status_code = 429
+        response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
+def _confirm_current_password(request: Request, db: Session, actor: Actor, person: Person, data
+                              ) -> Response | None:
+    """The answer to send when the current password is refused (wrong, or locked), else None."""
+    context = {"person": person, **_account(db, actor)}
+    try:
+        confirm_password(db, person, str(data.get("current_password", "")),
+                         limits=sign_in_limits(settings_of(request)), attempt=attempt_of(request, person.email))
+    except LoginRefused as refused:
+        return _refused("auth/account.html", refused, data, "current_password", **context)
+    except FormError as e:
+        db.commit()  # keep the failure count
+        return form_error("auth/account.html", e, data, **context)
+    return None
 
 
 @post("/logout", sync_to_thread=True)
@@ -121,12 +150,13 @@ def invitation_decline(db: NamedDependency[Session], actor: NamedDependency[Acto
 def change_password(request: Request, db: NamedDependency[Session], actor: NamedDependency[Actor],
                     data: FormData) -> Response:
     person = db.get(Person, actor.person_id)
+    refused = _confirm_current_password(request, db, actor, person, data)
+    if refused:
+        return refused
     try:
-        if not verify_secret(person.password_hash, str(data.get("current_password", ""))):
-            raise FormError({"current_password": "Your current password is not right."})
         if data.get("password") != data.get("password_again"):
             raise FormError({"password_again": "The two new passwords differ."})
-        set_password(person, str(data.get("password", "")))
+        replace_password(db, person, str(data.get("password", "")))
     except FormError as e:
         return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
     # Other browsers signed in with the old password are signed out.
@@ -140,15 +170,16 @@ def change_password(request: Request, db: NamedDependency[Session], actor: Named
 
 
 @post("/account/pin", sync_to_thread=True)
-def change_pin(db: NamedDependency[Session], actor: NamedDependency[Actor], data: FormData) -> Response:
+def change_pin(request: Request, db: NamedDependency[Session], actor: NamedDependency[Actor],
+               data: FormData) -> Response:
     person = db.get(Person, actor.person_id)
+    refused = _confirm_current_password(request, db, actor, person, data)
+    if refused:
+        return refused
     try:
-        if not verify_secret(person.password_hash, str(data.get("current_password", ""))):
-            raise FormError({"current_password": "Your password is not right."})
-        set_pin(person, str(data.get("pin", "")))
+        replace_pin(db, person, str(data.get("pin", "")))
     except FormError as e:
         return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
-    db.add(person)
     audit.record(db, actor, "person.pin", person)
     db.commit()
     return see_other("/account?saved=pin")

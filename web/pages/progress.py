@@ -12,13 +12,12 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File
 from sqlmodel import Session, select
 
-from mentoring import board, evidence, policy, progress
-from mentoring.auth import Throttle
+from mentoring import auth, board, evidence, policy, progress
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
 from mentoring.policy import Actor
 from web import sessions
-from web.deps import session_cookie_name, settings_of
+from web.deps import pin_limits, session_cookie_name, settings_of
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -123,9 +122,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
     if isinstance(error, progress.WrongPin):
-        settings = settings_of(request)
-        progress.record_wrong_pin(db, actor.person_id, Throttle(settings.login_lock_after,
-                                                                settings.login_lock_max_minutes))
+        auth.record_wrong_pin(db, actor.person_id, pin_limits(settings_of(request)))
         db.commit()
 
 

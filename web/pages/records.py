@@ -2,10 +2,12 @@
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 from litestar import Request, Response, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -15,12 +17,12 @@ from sqlmodel import Session
 
 from exports import bulk, credentials, keys, record, service, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
-from mentoring import board, policy
+from mentoring import board, policy, throttle
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Organization
 from mentoring.policy import Actor
 from web.apidoc import errors
-from web.deps import database_of, settings_of
+from web.deps import client_address, database_of, settings_of
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -136,7 +138,28 @@ def verify_form(db: Db) -> Response:
     return _verdict_page(db, None)
 
 
-@get("/verify/{code:str}", sync_to_thread=True, include_in_schema=False)
+def _spend_verify_budget(request: Request) -> int | None:
+    settings = settings_of(request)
+    # Its own short transaction, so the count stays whatever the check then finds.
+    with database_of(request).transaction() as db:
+        return throttle.spend(db, throttle.verify_key(client_address(request)), budget=settings.verify_per_minute,
+                              per=timedelta(minutes=1))
+
+
+async def verify_budget(request: Request) -> Response | None:
+    """Anyone may check records, but not by the thousand: each client address has a budget per minute.
+    Runs before the body is read, so a refused upload costs one indexed upsert."""
+    wait = await sync_to_thread(_spend_verify_budget, request)
+    if wait is None:
+        return None
+    response = page("error.html", status_code=429, status=429, title="Too many checks", back="/verify",
+                    detail=f"Many records were checked from your address in the last minute. Try again in {wait} "
+                           "seconds.")
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@get("/verify/{code:str}", sync_to_thread=True, include_in_schema=False, before_request=verify_budget)
 def verify_code(db: Db, code: FromPath[str]) -> Response:
     verdict = verify.verify_record_code(db, code)
     return _verdict_page(db, verdict, status_code=200 if verdict.authentic else 404)
@@ -151,7 +174,7 @@ class VerifyForm:
 MAX_UPLOAD = 8 * 1024 * 1024
 
 
-@post("/verify", sync_to_thread=True, include_in_schema=False)
+@post("/verify", sync_to_thread=True, include_in_schema=False, before_request=verify_budget)
 def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     """Anyone may check a file or a pasted credential or code; nothing is stored."""
     raw = data.file.file.read(MAX_UPLOAD + 1) if data.file is not None and data.file.filename else b""

@@ -6,12 +6,12 @@ from litestar.params import FromPath
 from sqlmodel import Session
 
 from mentoring import policy, tablets
-from mentoring.auth import LoginRefused, Throttle
+from mentoring.auth import LoginRefused
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Person, TabletDevice
 from mentoring.policy import Actor
 from web import sessions
-from web.deps import session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
+from web.deps import pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, page, see_other
 
 Db = NamedDependency[Session]
@@ -48,12 +48,14 @@ def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -
     device = _device(request, db)
     settings = settings_of(request)
     try:
-        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")),
-                                throttle=Throttle(settings.login_lock_after, settings.login_lock_max_minutes))
+        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings))
     except LoginRefused as refused:
         db.commit()  # keep the count of wrong PINs
-        return page("tablet/pin.html", status_code=400, device=device, mentor=db.get(Person, person_id),
-                    errors={"pin": refused.message})
+        response = page("tablet/pin.html", status_code=429 if refused.retry_after else 400, device=device,
+                        mentor=db.get(Person, person_id), errors={"pin": refused.message})
+        if refused.retry_after:
+            response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     cookie = session_cookie_name(settings)
     sessions.end(db, request.cookies.get(cookie))
     token = sessions.start(db, mentor, ip=request.client.host if request.client else "",
