@@ -9,7 +9,10 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -20,9 +23,12 @@ from PIL import Image, ImageOps
 from mentoring.errors import FormError
 
 __all__ = [
+    "MAX_DECODED_PIXELS",
     "MAX_PHOTO_BYTES",
     "MAX_PIXELS",
     "THUMB_SIZE",
+    "DecodeGate",
+    "PhotoBusy",
     "StoredPhoto",
     "delete_photo",
     "normalize_ro",
@@ -96,10 +102,20 @@ def normalize_ro(raw: str) -> str:
 # --- Photos ----------------------------------------------------------------------------------
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # well above a 12-24 MP phone photo, well below what exhausts memory
+# The header may claim this many pixels. Phone cameras save 12 MP by default and 48-50 MP in their
+# full-resolution modes (8160 x 6120 = 49.9 MP); their baseline JPEGs are decoded at 1/2, 1/4 or 1/8
+# scale (below), so even those never exist in memory at full size. 108 and 200 MP modes give files
+# over MAX_PHOTO_BYTES anyway.
+MAX_PIXELS = 50_000_000
+# The most pixels ever held decoded, and so the most a stored photo has: a 12 MP phone photo
+# (4032 x 3024) is kept at full size, a 48 MP one at half its width and height. At 4 bytes a pixel
+# that is 64 MB, and one decode with its copies and encoders peaks at about 4 times that (measured by
+# bench/uploads.py); DecodeGate bounds how many run at once.
+MAX_DECODED_PIXELS = 16_000_000
 THUMB_SIZE = (320, 320)
 
 _NOT_A_PHOTO = "Only JPEG or PNG photos can be attached; this file is not one."
+_BUSY = "The server is busy with other photos right now; nothing was saved. Please send it again in a minute."
 
 
 @dataclass(frozen=True)
@@ -111,9 +127,37 @@ class StoredPhoto:
     sha256: str
 
 
-def _too_many_pixels() -> FormError:
+class PhotoBusy(FormError):
+    """No decode slot came free in time; the caller answers 503 so the client tries again later."""
+
+    retry_after = 30  # seconds, for the Retry-After header
+
+
+class DecodeGate:
+    """How many photos the process decodes at once, and how long a request waits for its turn.
+
+    Decoding is what costs memory, so at most `slots` decodes run together whatever the number of
+    uploads. A request that waits longer than `wait_seconds` is refused (PhotoBusy, 503) instead of
+    holding a worker thread: queued uploads would otherwise take every thread and stall all pages."""
+
+    def __init__(self, slots: int, wait_seconds: float):
+        self.slots, self.wait_seconds = slots, wait_seconds
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if not self._free.acquire(timeout=self.wait_seconds):
+            raise PhotoBusy({"photo": _BUSY})
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def _too_many_pixels(limit: int | None = None) -> FormError:
+    limit = limit or MAX_PIXELS
     return FormError(
-        {"photo": f"This photo has more than {MAX_PIXELS // 1_000_000} megapixels; please attach a smaller one."}
+        {"photo": f"This photo has more than {limit // 1_000_000} megapixels; please attach a smaller one."}
     )
 
 
@@ -127,8 +171,34 @@ def _flatten_to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _reencode(data: bytes) -> tuple[bytes, str, bytes]:
-    """Decode the untrusted bytes and encode them afresh: (photo bytes, extension, JPEG thumbnail bytes)."""
+def _reduce_on_load(img: Image.Image) -> None:
+    """Check the header's size, and have a JPEG decoded at the smallest DCT scale that fits the budget.
+
+    libjpeg decodes a baseline JPEG at 1/2, 1/4 or 1/8 scale without ever holding the full image. PNG
+    has no such mode, and a progressive JPEG keeps all its coefficients (6 bytes a pixel) whatever the
+    scale, so those must fit the decoded budget as they are."""
+    pixels = img.width * img.height
+    if pixels > MAX_PIXELS:
+        raise _too_many_pixels()
+    if img.format == "PNG" or img.info.get("progressive"):
+        if pixels > MAX_DECODED_PIXELS:
+            raise _too_many_pixels(MAX_DECODED_PIXELS)
+        return
+    scale = next(s for s in (1, 2, 4, 8) if -(-img.width // s) * -(-img.height // s) <= MAX_DECODED_PIXELS)
+    if scale > 1:
+        img.draft(img.mode, (img.width // scale, img.height // scale))
+
+
+def _thumb_size(size: tuple[int, int]) -> tuple[int, int]:
+    """Within THUMB_SIZE, aspect kept, never enlarged."""
+    ratio = min(1.0, THUMB_SIZE[0] / size[0], THUMB_SIZE[1] / size[1])
+    return max(1, round(size[0] * ratio)), max(1, round(size[1] * ratio))
+
+
+def _reencode(data: bytes, turn=nullcontext) -> tuple[bytes, str, bytes]:
+    """Decode the untrusted bytes and encode them afresh: (photo bytes, extension, JPEG thumbnail bytes).
+
+    Only the header is read before `turn()` (a DecodeGate slot) is entered; pixels are decoded inside it."""
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice that; make the warning a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -137,26 +207,33 @@ def _reencode(data: bytes) -> tuple[bytes, str, bytes]:
             # MPO is a JPEG with extra frames (many phone cameras write it); we keep the first frame.
             if img.format not in ("JPEG", "MPO", "PNG"):
                 raise FormError({"photo": _NOT_A_PHOTO})
-            # The header gives the size; refuse before any pixel is decoded.
-            if img.width * img.height > MAX_PIXELS:
-                raise _too_many_pixels()
-            is_png = img.format == "PNG"
-            # Turn the photo upright as the camera meant it, since the EXIF orientation goes below.
-            upright = ImageOps.exif_transpose(img)
+            # The header gives the size; refuse or scale down before any pixel is decoded.
+            _reduce_on_load(img)
+            with turn():
+                return _decode_and_encode(img)
 
+
+def _decode_and_encode(img: Image.Image) -> tuple[bytes, str, bytes]:
+    is_png = img.format == "PNG"
+    # Turn the photo upright as the camera meant it, since the EXIF orientation goes below.
+    # In place: a copy would double what the decode holds.
+    ImageOps.exif_transpose(img, in_place=True)
     # Saving without exif=/icc_profile=/pnginfo= writes no metadata (GPS, camera serial, time);
     # clear info so the PNG writer cannot copy any across either, but keep PNG transparency.
-    transparency = upright.info.get("transparency")
-    upright.info = {} if transparency is None else {"transparency": transparency}
+    transparency = img.info.get("transparency")
+    img.info = {} if transparency is None else {"transparency": transparency}
 
     out = BytesIO()
     if is_png:
-        upright.save(out, "PNG", optimize=True)
+        img.save(out, "PNG")
     else:
-        upright.convert("RGB").save(out, "JPEG", quality=85)
+        (img if img.mode in ("RGB", "L") else img.convert("RGB")).save(out, "JPEG", quality=85)
 
-    thumb = _flatten_to_rgb(upright)
-    thumb.thumbnail(THUMB_SIZE)
+    # Shrink first, then flatten: only the small image is converted. Palette images are resized as full
+    # colour (resizing a palette image would pick the nearest pixel only).
+    source = img if img.mode in ("RGB", "RGBA", "L", "LA", "CMYK") else img.convert(
+        "RGBA" if transparency is not None else "RGB")
+    thumb = _flatten_to_rgb(source.resize(_thumb_size(source.size), Image.Resampling.LANCZOS, reducing_gap=3.0))
     thumb_out = BytesIO()
     thumb.save(thumb_out, "JPEG", quality=85)
     return out.getvalue(), ".png" if is_png else ".jpg", thumb_out.getvalue()
@@ -176,8 +253,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def store_photo(data: bytes, folder: Path) -> StoredPhoto:
-    """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names."""
+def store_photo(data: bytes, folder: Path, *, gate: DecodeGate | None = None) -> StoredPhoto:
+    """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names.
+
+    The server passes its DecodeGate; without one (the CLI, one photo at a time) decodes are not limited."""
     limit_mb = f"{MAX_PHOTO_BYTES / (1024 * 1024):g}"
     if not data:
         raise FormError({"photo": "The photo file is empty; please take or choose the photo again."})
@@ -186,7 +265,7 @@ def store_photo(data: bytes, folder: Path) -> StoredPhoto:
         raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size_mb:.1f} MB."})
 
     try:
-        photo, ext, thumb = _reencode(data)
+        photo, ext, thumb = _reencode(data, gate.turn if gate else nullcontext)
     except FormError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
