@@ -16,6 +16,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 from uuid import uuid4
 
 from PIL import Image, ImageOps
@@ -195,15 +196,15 @@ def _thumb_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * ratio)), max(1, round(size[1] * ratio))
 
 
-def _reencode(data: bytes, turn=nullcontext) -> tuple[bytes, str, bytes]:
-    """Decode the untrusted bytes and encode them afresh: (photo bytes, extension, JPEG thumbnail bytes).
+def _reencode(file: BinaryIO, turn=nullcontext) -> tuple[bytes, str, bytes]:
+    """Decode the untrusted file and encode it afresh: (photo bytes, extension, JPEG thumbnail bytes).
 
     Only the header is read before `turn()` (a DecodeGate slot) is entered; pixels are decoded inside it."""
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice that; make the warning a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         # formats=: only the JPEG and PNG parsers ever see the bytes, whatever the file is called.
-        with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as img:
+        with Image.open(file, formats=["JPEG", "PNG"]) as img:
             # MPO is a JPEG with extra frames (many phone cameras write it); we keep the first frame.
             if img.format not in ("JPEG", "MPO", "PNG"):
                 raise FormError({"photo": _NOT_A_PHOTO})
@@ -253,19 +254,23 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def store_photo(data: bytes, folder: Path, *, gate: DecodeGate | None = None) -> StoredPhoto:
+def store_photo(upload: bytes | BinaryIO, folder: Path, *, gate: DecodeGate | None = None) -> StoredPhoto:
     """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names.
 
-    The server passes its DecodeGate; without one (the CLI, one photo at a time) decodes are not limited."""
+    `upload` may be the request's spooled upload file: it is then read while being decoded, never held whole
+    by a request that waits for its turn. The server passes its DecodeGate; without one (the CLI, one photo at
+    a time) decodes are not limited."""
+    file = BytesIO(upload) if isinstance(upload, bytes) else upload
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
     limit_mb = f"{MAX_PHOTO_BYTES / (1024 * 1024):g}"
-    if not data:
+    if not size:
         raise FormError({"photo": "The photo file is empty; please take or choose the photo again."})
-    if len(data) > MAX_PHOTO_BYTES:
-        size_mb = len(data) / (1024 * 1024)
-        raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size_mb:.1f} MB."})
+    if size > MAX_PHOTO_BYTES:
+        raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size / (1024 * 1024):.1f} MB."})
 
     try:
-        photo, ext, thumb = _reencode(data, gate.turn if gate else nullcontext)
+        photo, ext, thumb = _reencode(file, gate.turn if gate else nullcontext)
     except FormError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -273,7 +278,7 @@ def store_photo(data: bytes, folder: Path, *, gate: DecodeGate | None = None) ->
     except Exception:
         # Pillow's parsers raise OSError, SyntaxError, ValueError, but also struct.error, EOFError,
         # IndexError... on hostile files (its own fuzzers catch Exception for that reason). _reencode
-        # touches only the uploaded bytes in memory, so any failure there means "not a usable photo".
+        # touches only the uploaded file, so any failure there means "not a usable photo".
         raise FormError({"photo": _NOT_A_PHOTO}) from None
 
     # Nothing of the client's file name is used: a random name cannot collide or traverse paths.

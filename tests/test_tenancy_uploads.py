@@ -49,9 +49,9 @@ def decodes(monkeypatch):
     seen: list[int] = []
     real = evidence._reencode
 
-    def counting(data, *args, **kw):
-        seen.append(len(data))
-        return real(data, *args, **kw)
+    def counting(file, *args, **kw):
+        seen.append(file)
+        return real(file, *args, **kw)
 
     monkeypatch.setattr(evidence, "_reencode", counting)
     return seen

@@ -89,8 +89,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     cookie = session_cookie_name(settings_of(request))
     try:
         if data.photo is not None and data.photo.filename:
-            stored = evidence.store_photo(data.photo.file.read(evidence.MAX_PHOTO_BYTES + 1), folder,
-                                          gate=request.app.state.photo_gate)
+            stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
         event = progress.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
