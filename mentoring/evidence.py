@@ -12,7 +12,8 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -139,11 +140,15 @@ class DecodeGate:
 
     Decoding is what costs memory, so at most `slots` decodes run together whatever the number of
     uploads. A request that waits longer than `wait_seconds` is refused (PhotoBusy, 503) instead of
-    holding a worker thread: queued uploads would otherwise take every thread and stall all pages."""
+    holding a worker thread: queued uploads would otherwise take every thread and stall all pages.
+    The decodes run on `slots` threads of their own: the C allocator keeps freed memory per thread
+    (arena), so decodes spread over the server's 32 worker threads left up to 32 arenas each holding a
+    decode's worth of memory."""
 
     def __init__(self, slots: int, wait_seconds: float):
         self.slots, self.wait_seconds = slots, wait_seconds
         self._free = threading.BoundedSemaphore(slots)
+        self._threads = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="photo-decode")
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -153,6 +158,15 @@ class DecodeGate:
             yield
         finally:
             self._free.release()
+
+    def run(self, fn, *args):
+        """fn(*args) on a decode thread, once a slot is free."""
+        with self.turn():
+            return self._threads.submit(fn, *args).result()
+
+
+def _run_here(fn, *args):
+    return fn(*args)
 
 
 def _too_many_pixels(limit: int | None = None) -> FormError:
@@ -196,10 +210,10 @@ def _thumb_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * ratio)), max(1, round(size[1] * ratio))
 
 
-def _reencode(file: BinaryIO, turn=nullcontext) -> tuple[bytes, str, bytes]:
+def _reencode(file: BinaryIO, run=_run_here) -> tuple[bytes, str, bytes]:
     """Decode the untrusted file and encode it afresh: (photo bytes, extension, JPEG thumbnail bytes).
 
-    Only the header is read before `turn()` (a DecodeGate slot) is entered; pixels are decoded inside it."""
+    Only the header is read here; the pixels are decoded by `run` (DecodeGate.run, once a slot is free)."""
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice that; make the warning a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -210,8 +224,7 @@ def _reencode(file: BinaryIO, turn=nullcontext) -> tuple[bytes, str, bytes]:
                 raise FormError({"photo": _NOT_A_PHOTO})
             # The header gives the size; refuse or scale down before any pixel is decoded.
             _reduce_on_load(img)
-            with turn():
-                return _decode_and_encode(img)
+            return run(_decode_and_encode, img)
 
 
 def _decode_and_encode(img: Image.Image) -> tuple[bytes, str, bytes]:
@@ -270,7 +283,7 @@ def store_photo(upload: bytes | BinaryIO, folder: Path, *, gate: DecodeGate | No
         raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size / (1024 * 1024):.1f} MB."})
 
     try:
-        photo, ext, thumb = _reencode(file, gate.turn if gate else nullcontext)
+        photo, ext, thumb = _reencode(file, gate.run if gate else _run_here)
     except FormError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
