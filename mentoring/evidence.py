@@ -9,10 +9,15 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 from uuid import uuid4
 
 from PIL import Image, ImageOps
@@ -20,9 +25,12 @@ from PIL import Image, ImageOps
 from mentoring.errors import FormError
 
 __all__ = [
+    "MAX_DECODED_PIXELS",
     "MAX_PHOTO_BYTES",
     "MAX_PIXELS",
     "THUMB_SIZE",
+    "DecodeGate",
+    "PhotoBusy",
     "StoredPhoto",
     "delete_photo",
     "normalize_ro",
@@ -96,10 +104,20 @@ def normalize_ro(raw: str) -> str:
 # --- Photos ----------------------------------------------------------------------------------
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # well above a 12-24 MP phone photo, well below what exhausts memory
+# The header may claim this many pixels. Phone cameras save 12 MP by default and 48-50 MP in their
+# full-resolution modes (8160 x 6120 = 49.9 MP); their baseline JPEGs are decoded at 1/2, 1/4 or 1/8
+# scale (below), so even those never exist in memory at full size. 108 and 200 MP modes give files
+# over MAX_PHOTO_BYTES anyway.
+MAX_PIXELS = 50_000_000
+# The most pixels ever held decoded, and so the most a stored photo has: a 12 MP phone photo
+# (4032 x 3024) is kept at full size, a 48 MP one at half its width and height. At 4 bytes a pixel
+# that is 64 MB, and one decode with its copies and encoders peaks at about 4 times that (measured by
+# bench/uploads.py); DecodeGate bounds how many run at once.
+MAX_DECODED_PIXELS = 16_000_000
 THUMB_SIZE = (320, 320)
 
 _NOT_A_PHOTO = "Only JPEG or PNG photos can be attached; this file is not one."
+_BUSY = "The server is busy with other photos right now; nothing was saved. Please send it again in a minute."
 
 
 @dataclass(frozen=True)
@@ -111,9 +129,50 @@ class StoredPhoto:
     sha256: str
 
 
-def _too_many_pixels() -> FormError:
+class PhotoBusy(FormError):
+    """No decode slot came free in time; the caller answers 503 so the client tries again later."""
+
+    retry_after = 30  # seconds, for the Retry-After header
+
+
+class DecodeGate:
+    """How many photos the process decodes at once, and how long a request waits for its turn.
+
+    Decoding is what costs memory, so at most `slots` decodes run together whatever the number of
+    uploads. A request that waits longer than `wait_seconds` is refused (PhotoBusy, 503) instead of
+    holding a worker thread: queued uploads would otherwise take every thread and stall all pages.
+    The decodes run on `slots` threads of their own: the C allocator keeps freed memory per thread
+    (arena), so decodes spread over the server's 32 worker threads left up to 32 arenas each holding a
+    decode's worth of memory."""
+
+    def __init__(self, slots: int, wait_seconds: float):
+        self.slots, self.wait_seconds = slots, wait_seconds
+        self._free = threading.BoundedSemaphore(slots)
+        self._threads = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="photo-decode")
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if not self._free.acquire(timeout=self.wait_seconds):
+            raise PhotoBusy({"photo": _BUSY})
+        try:
+            yield
+        finally:
+            self._free.release()
+
+    def run(self, fn, *args):
+        """fn(*args) on a decode thread, once a slot is free."""
+        with self.turn():
+            return self._threads.submit(fn, *args).result()
+
+
+def _run_here(fn, *args):
+    return fn(*args)
+
+
+def _too_many_pixels(limit: int | None = None) -> FormError:
+    limit = limit or MAX_PIXELS
     return FormError(
-        {"photo": f"This photo has more than {MAX_PIXELS // 1_000_000} megapixels; please attach a smaller one."}
+        {"photo": f"This photo has more than {limit // 1_000_000} megapixels; please attach a smaller one."}
     )
 
 
@@ -127,36 +186,68 @@ def _flatten_to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _reencode(data: bytes) -> tuple[bytes, str, bytes]:
-    """Decode the untrusted bytes and encode them afresh: (photo bytes, extension, JPEG thumbnail bytes)."""
+def _reduce_on_load(img: Image.Image) -> None:
+    """Check the header's size, and have a JPEG decoded at the smallest DCT scale that fits the budget.
+
+    libjpeg decodes a baseline JPEG at 1/2, 1/4 or 1/8 scale without ever holding the full image. PNG
+    has no such mode, and a progressive JPEG keeps all its coefficients (6 bytes a pixel) whatever the
+    scale, so those must fit the decoded budget as they are."""
+    pixels = img.width * img.height
+    if pixels > MAX_PIXELS:
+        raise _too_many_pixels()
+    if img.format == "PNG" or img.info.get("progressive"):
+        if pixels > MAX_DECODED_PIXELS:
+            raise _too_many_pixels(MAX_DECODED_PIXELS)
+        return
+    scale = next(s for s in (1, 2, 4, 8) if -(-img.width // s) * -(-img.height // s) <= MAX_DECODED_PIXELS)
+    if scale > 1:
+        img.draft(img.mode, (img.width // scale, img.height // scale))
+
+
+def _thumb_size(size: tuple[int, int]) -> tuple[int, int]:
+    """Within THUMB_SIZE, aspect kept, never enlarged."""
+    ratio = min(1.0, THUMB_SIZE[0] / size[0], THUMB_SIZE[1] / size[1])
+    return max(1, round(size[0] * ratio)), max(1, round(size[1] * ratio))
+
+
+def _reencode(file: BinaryIO, run=_run_here) -> tuple[bytes, str, bytes]:
+    """Decode the untrusted file and encode it afresh: (photo bytes, extension, JPEG thumbnail bytes).
+
+    Only the header is read here; the pixels are decoded by `run` (DecodeGate.run, once a slot is free)."""
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice that; make the warning a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         # formats=: only the JPEG and PNG parsers ever see the bytes, whatever the file is called.
-        with Image.open(BytesIO(data), formats=["JPEG", "PNG"]) as img:
+        with Image.open(file, formats=["JPEG", "PNG"]) as img:
             # MPO is a JPEG with extra frames (many phone cameras write it); we keep the first frame.
             if img.format not in ("JPEG", "MPO", "PNG"):
                 raise FormError({"photo": _NOT_A_PHOTO})
-            # The header gives the size; refuse before any pixel is decoded.
-            if img.width * img.height > MAX_PIXELS:
-                raise _too_many_pixels()
-            is_png = img.format == "PNG"
-            # Turn the photo upright as the camera meant it, since the EXIF orientation goes below.
-            upright = ImageOps.exif_transpose(img)
+            # The header gives the size; refuse or scale down before any pixel is decoded.
+            _reduce_on_load(img)
+            return run(_decode_and_encode, img)
 
+
+def _decode_and_encode(img: Image.Image) -> tuple[bytes, str, bytes]:
+    is_png = img.format == "PNG"
+    # Turn the photo upright as the camera meant it, since the EXIF orientation goes below.
+    # In place: a copy would double what the decode holds.
+    ImageOps.exif_transpose(img, in_place=True)
     # Saving without exif=/icc_profile=/pnginfo= writes no metadata (GPS, camera serial, time);
     # clear info so the PNG writer cannot copy any across either, but keep PNG transparency.
-    transparency = upright.info.get("transparency")
-    upright.info = {} if transparency is None else {"transparency": transparency}
+    transparency = img.info.get("transparency")
+    img.info = {} if transparency is None else {"transparency": transparency}
 
     out = BytesIO()
     if is_png:
-        upright.save(out, "PNG", optimize=True)
+        img.save(out, "PNG")
     else:
-        upright.convert("RGB").save(out, "JPEG", quality=85)
+        (img if img.mode in ("RGB", "L") else img.convert("RGB")).save(out, "JPEG", quality=85)
 
-    thumb = _flatten_to_rgb(upright)
-    thumb.thumbnail(THUMB_SIZE)
+    # Shrink first, then flatten: only the small image is converted. Palette images are resized as full
+    # colour (resizing a palette image would pick the nearest pixel only).
+    source = img if img.mode in ("RGB", "RGBA", "L", "LA", "CMYK") else img.convert(
+        "RGBA" if transparency is not None else "RGB")
+    thumb = _flatten_to_rgb(source.resize(_thumb_size(source.size), Image.Resampling.LANCZOS, reducing_gap=3.0))
     thumb_out = BytesIO()
     thumb.save(thumb_out, "JPEG", quality=85)
     return out.getvalue(), ".png" if is_png else ".jpg", thumb_out.getvalue()
@@ -176,17 +267,23 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def store_photo(data: bytes, folder: Path) -> StoredPhoto:
-    """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names."""
+def store_photo(upload: bytes | BinaryIO, folder: Path, *, gate: DecodeGate | None = None) -> StoredPhoto:
+    """Check, clean and store an uploaded photo plus its thumbnail under server-chosen names.
+
+    `upload` may be the request's spooled upload file: it is then read while being decoded, never held whole
+    by a request that waits for its turn. The server passes its DecodeGate; without one (the CLI, one photo at
+    a time) decodes are not limited."""
+    file = BytesIO(upload) if isinstance(upload, bytes) else upload
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
     limit_mb = f"{MAX_PHOTO_BYTES / (1024 * 1024):g}"
-    if not data:
+    if not size:
         raise FormError({"photo": "The photo file is empty; please take or choose the photo again."})
-    if len(data) > MAX_PHOTO_BYTES:
-        size_mb = len(data) / (1024 * 1024)
-        raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size_mb:.1f} MB."})
+    if size > MAX_PHOTO_BYTES:
+        raise FormError({"photo": f"A photo can be at most {limit_mb} MB; this one is {size / (1024 * 1024):.1f} MB."})
 
     try:
-        photo, ext, thumb = _reencode(data)
+        photo, ext, thumb = _reencode(file, gate.run if gate else _run_here)
     except FormError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -194,7 +291,7 @@ def store_photo(data: bytes, folder: Path) -> StoredPhoto:
     except Exception:
         # Pillow's parsers raise OSError, SyntaxError, ValueError, but also struct.error, EOFError,
         # IndexError... on hostile files (its own fuzzers catch Exception for that reason). _reencode
-        # touches only the uploaded bytes in memory, so any failure there means "not a usable photo".
+        # touches only the uploaded file, so any failure there means "not a usable photo".
         raise FormError({"photo": _NOT_A_PHOTO}) from None
 
     # Nothing of the client's file name is used: a random name cannot collide or traverse paths.

@@ -321,6 +321,20 @@ def _safety_first(db: Session, ctx: Context) -> None:
                              + ("…" if len(waiting) > 5 else "") + "."})
 
 
+def get_assignment_to_sign(db: Session, actor: Actor, assignment_id: int) -> Assignment:
+    """sign_off's checks of who signs, for a handler to make before it reads a photo or other evidence.
+
+    Decoding a photo costs far more than these lookups, so nobody who may not sign here can make the server
+    do it: 404 for those who may not see the mentee, 403 for those who see it but may not sign. sign_off
+    makes the same checks again, under the assignment's lock."""
+    assignment = db.get(Assignment, assignment_id)
+    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id):
+        raise NotFound
+    if not may_sign(actor, assignment):
+        raise Forbidden("Only a mentor of this shop signs tasks off, and never for themselves.")
+    return assignment
+
+
 def countersign(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "",
                 at: datetime | None = None) -> ProgressEvent:
     ctx = _context(db, assignment_id, code)

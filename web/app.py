@@ -18,10 +18,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from mentoring import evidence
 from web import apidoc, errors, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
 from web.pages import admin, api, api_v1, auth, homes, manage, progress, records, tablet, tasklists
+from web.render import FORM_BODY_BYTES
 from web.settings import Settings
 
 HERE = Path(__file__).parent
@@ -84,8 +86,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                                      render_plugins=[JsonRenderPlugin()],
                                      components=Components(security_schemes=apidoc.SECURITY_SCHEMES)),
         exception_handlers=dict(errors.HANDLERS),
-        state=State({"settings": settings, "database": database}),
-        request_max_body_size=10 * 1024 * 1024,  # an 8 MB photo plus the form around it
+        state=State({"settings": settings, "database": database,
+                     "photo_gate": evidence.DecodeGate(settings.photo_decodes, settings.photo_decode_wait_seconds)}),
+        # Forms and JSON are read whole before any handler runs, even for callers who may do nothing here; the
+        # routes that take files (sign-off photos, task-list imports, /verify) allow more (UPLOAD_BODY_BYTES).
+        request_max_body_size=FORM_BODY_BYTES,
         on_startup=[_worker_threads, _freeze_startup_objects],
         on_shutdown=[records.wait_for_exports, database.dispose],
     )

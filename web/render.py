@@ -10,6 +10,11 @@ from mentoring.errors import FormError
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
+# Request bodies are read before a handler can check who is asking. Forms and JSON are small; only the routes
+# that take a file allow an 8 MB photo or file plus the form around it.
+FORM_BODY_BYTES = 1024 * 1024
+UPLOAD_BODY_BYTES = 10 * 1024 * 1024
+
 
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     return Template(template_name=name, context=context, status_code=status_code)

@@ -17,8 +17,8 @@ from mentoring.errors import FormError, NotFound
 from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
 from mentoring.policy import Actor
 from web import sessions
-from web.deps import pin_limits, session_cookie_name, settings_of
-from web.render import FormData, page, see_other
+from web.deps import database_of, pin_limits, session_cookie_name, settings_of
+from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -76,17 +76,22 @@ class SignOffForm:
     photo: UploadFile | None = None
 
 
-@post("/assignments/{assignment_id:int}/tasks/{code:str}/signoff", sync_to_thread=True)
+@post("/assignments/{assignment_id:int}/tasks/{code:str}/signoff", sync_to_thread=True,
+      request_max_body_size=UPLOAD_BODY_BYTES)
 def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
              data: Annotated[SignOffForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
-    # progress.sign_off checks who may see and sign this assignment; the page is loaded only to show an error.
+    # Who may sign is checked before the photo is read: 404/403 cost two lookups, a decode up to a few hundred ms
+    # and MBs. In a short read session of its own, so that on SQLite no decode runs while this request holds
+    # the write lock. progress.sign_off checks again under the lock; the page is loaded only to show an error.
+    with database_of(request).session() as reader:
+        progress.get_assignment_to_sign(reader, actor, assignment_id)
     folder = Path(settings_of(request).upload_dir)
     stored = None
     on_tablet = bool(request.state.get("tablet_name"))
     cookie = session_cookie_name(settings_of(request))
     try:
         if data.photo is not None and data.photo.filename:
-            stored = evidence.store_photo(data.photo.file.read(), folder)
+            stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
         event = progress.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
@@ -107,8 +112,11 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         _discard(folder, stored)
         _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
-        return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
-                          form=form, status_code=400)
+        response = _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
+                              form=form, status_code=503 if isinstance(e, evidence.PhotoBusy) else 400)
+        if isinstance(e, evidence.PhotoBusy):
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response
     except Exception:
         db.rollback()
         _discard(folder, stored)

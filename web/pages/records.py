@@ -23,7 +23,7 @@ from mentoring.models import Organization
 from mentoring.policy import Actor
 from web.apidoc import errors
 from web.deps import client_address, database_of, settings_of
-from web.render import FormData, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -174,7 +174,8 @@ class VerifyForm:
 MAX_UPLOAD = 8 * 1024 * 1024
 
 
-@post("/verify", sync_to_thread=True, include_in_schema=False, before_request=verify_budget)
+@post("/verify", sync_to_thread=True, include_in_schema=False, before_request=verify_budget,
+      request_max_body_size=UPLOAD_BODY_BYTES)
 def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     """Anyone may check a file or a pasted credential or code; nothing is stored."""
     raw = data.file.file.read(MAX_UPLOAD + 1) if data.file is not None and data.file.filename else b""

@@ -16,7 +16,7 @@ from mentoring.errors import FormError, NotFound, parse_input
 from mentoring.policy import Actor
 from tasklists import files, shoplists, store
 from tasklists.models import ShopTaskList, TaskListTemplate
-from web.render import FormData, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -62,7 +62,7 @@ class ImportForm:
     import_name: str = ""
 
 
-@post("/shops/{shop_id:int}/tasklists/import", sync_to_thread=True)
+@post("/shops/{shop_id:int}/tasklists/import", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_BYTES)
 def import_list(db: Db, actor: Me, shop_id: FromPath[int],
                 data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     shop = policy.get_shop_for_manager(db, actor, shop_id)
