@@ -42,6 +42,8 @@ class Person(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # The mentee's own choice: strangers who verify their records also see the ratings (mentoring/disclosure.py).
+    show_ratings_to_verifiers: bool = False
 
 
 class Membership(SQLModel, table=True):
