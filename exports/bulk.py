@@ -4,25 +4,45 @@ Progress is written to the database after each mentee, so whichever app process 
 sees it. The zip goes to a folder every process shares (the data folder, like uploads)."""
 
 import logging
+import os
 import secrets
 import zipfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from exports.models import ExportJob
 from exports.service import export_record
 from mentoring import audit
 from mentoring.clock import utcnow
+from mentoring.errors import FormError
 from mentoring.models import Assignment, Organization
 from mentoring.policy import Actor
 
 log = logging.getLogger("mentoring.exports")
 
+# Each job issues every record of the shop and renders its PDFs: a few at once are plenty, and more would only
+# take the server's time from everyone else.
+MAX_RUNNING_PER_SHOP = 2
+# A job unfinished this long was cut off by a restart (nothing else leaves it unfinished); it no longer counts.
+ABANDONED_AFTER = timedelta(hours=2)
+
+
+def running_jobs(db: Session, shop_id: int) -> int:
+    return db.exec(select(func.count()).select_from(ExportJob).where(
+        ExportJob.shop_id == shop_id, ExportJob.status.in_(("queued", "running")),
+        ExportJob.created_at > utcnow() - ABANDONED_AFTER)).one()
+
 
 def start_job(db: Session, actor: Actor, shop: Organization) -> ExportJob:
+    # The shop's row lock lines up two requests that arrive together (SQLite: the write lock does it).
+    db.exec(select(Organization.id).where(Organization.id == shop.id).with_for_update()).one()
+    if running_jobs(db, shop.id) >= MAX_RUNNING_PER_SHOP:
+        raise FormError({"": f"{MAX_RUNNING_PER_SHOP} exports of this shop are still running. Start another when "
+                             "one of them has finished; the list below shows their progress."})
     job = ExportJob(shop_id=shop.id, requested_by_id=actor.person_id,
                     file_name=f"records-{shop.id}-{secrets.token_hex(12)}.zip")
     db.add(job)
@@ -47,7 +67,9 @@ def run_job(transaction: Callable[[], AbstractContextManager[Session]], job_id: 
             db.add(job)
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / (job.file_name + ".part")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # Readable by this user only, like uploads: the zip holds every mentee's records.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for done, assignment_id in enumerate(ids, start=1):
                 with transaction() as db:
                     assignment = db.get(Assignment, assignment_id)

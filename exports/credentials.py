@@ -302,13 +302,13 @@ def revoke_credential(db: Session, actor: Actor, cred: IssuedCredential, reason:
 
 
 def revocation_list(db: Session, base_url: str, org_id: int) -> dict:
-    """The 1EdTech revocation list verifiers fetch from credentialStatus.id."""
+    """The 1EdTech revocation list verifiers fetch from credentialStatus.id: ids only, since revocationReason
+    is optional and the shop's free-text reasons are not for strangers."""
     rows = db.exec(select(IssuedCredential).where(IssuedCredential.issuer_id == org_id,
                                                   IssuedCredential.revoked_at.is_not(None))
                    .order_by(IssuedCredential.revoked_at)).all()
     return {"id": revocation_list_url(base_url, org_id), "issuer": keys.did_of(base_url, org_id),
-            "revokedCredentials": [{"id": f"urn:uuid:{c.uuid}", "revocationReason": c.revoked_reason}
-                                   for c in rows]}
+            "revokedCredentials": [{"id": f"urn:uuid:{c.uuid}"} for c in rows]}
 
 
 # --- verifying ------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
     now = utcnow()
     if row.revoked_at is not None:
         check.status = "revoked"
-        check.message = f"Revoked by the issuer on {row.revoked_at:%Y-%m-%d}: {row.revoked_reason}"
+        check.message = f"Revoked by the issuer on {row.revoked_at:%Y-%m-%d}."  # the free-text reason stays private
     elif datetime.fromisoformat(payload["validFrom"].replace("Z", "+00:00")) > now:
         check.status, check.message = "not-yet-valid", "The credential is not valid yet."
     elif payload.get("validUntil") and datetime.fromisoformat(payload["validUntil"].replace("Z", "+00:00")) < now:

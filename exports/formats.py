@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from exports.record import content_hash
+from tasklists import spreadsheet
 
 CSV_COLUMNS = ["verification_code", "mentee", "shop", "task_list", "edition", "level", "area_code", "area_title",
                "code", "statement", "priority", "status", "rating", "signed_at_utc", "signed_by", "meaning",
@@ -22,7 +23,7 @@ def to_json(content: dict, *, code: str, url: str, issued_at: datetime) -> bytes
 
 def to_csv(content: dict, *, code: str) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.Writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     tl = content["task_list"]
     for area in content["areas"]:
@@ -30,13 +31,15 @@ def to_csv(content: dict, *, code: str) -> bytes:
             cs = t["countersigns"]
             revoked = "; ".join(f"{r['at']} by {r['by']}: {r['reason']}" for r in t["revocations"])
             writer.writerow([code, content["mentee"]["name"], content["shop"]["name"], tl["name"], tl["edition"],
-                             tl["level"], area["code"], area["title"], t["code"], _cell(t["statement"]),
+                             tl["level"], area["code"], area["title"], t["code"], t["statement"],
                              t["priority"], t["status"], t["rating"] or "", t["signed_at"] or "",
                              t["signed_by"] or "", t["meaning"] or "", "; ".join(c["by"] for c in cs),
-                             "; ".join(c["meaning"] for c in cs), "; ".join(c["at"] for c in cs), _cell(revoked)])
+                             "; ".join(c["meaning"] for c in cs), "; ".join(c["at"] for c in cs), revoked])
     return out.getvalue().encode("utf-8-sig")  # the BOM lets spreadsheet programs read UTF-8
 
 
-def _cell(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets; a leading apostrophe stops that.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    """The rows of a record CSV with each cell's value as the record states it (quotes of `to_csv` undone)."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
+    return [{spreadsheet.restore(k): spreadsheet.restore(v or "") for k, v in row.items() if k is not None}
+            for row in reader]

@@ -198,8 +198,8 @@ class RecordStatus:
 
 def status_of(db: Session, record: CompletionRecord) -> RecordStatus:
     if record.revoked_at is not None:
-        return RecordStatus("revoked", f"Withdrawn by the shop on {record.revoked_at:%Y-%m-%d}: "
-                                       f"{record.revoked_reason}")
+        # The reason is free text for the shop's own pages; whoever verifies learns only that it was withdrawn.
+        return RecordStatus("revoked", f"Withdrawn by the shop on {record.revoked_at:%Y-%m-%d}.")
     if record.superseded_at is not None:
         return RecordStatus("superseded", f"A newer record of this mentee's progress was issued on "
                                           f"{record.superseded_at:%Y-%m-%d}; ask the shop for the current one.")

@@ -1,5 +1,6 @@
 """Verify whatever a verifier holds: a record PDF, CSV or JSON file, a pasted code, or a credential."""
 
+import csv
 import hashlib
 import io
 import json
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from exports import credentials
+from exports import credentials, formats
 from exports.models import CompletionRecord, RecordFile
-from exports.record import content_hash, find_record, status_of
+from exports.record import content_hash, content_of, find_record, status_of
+from mentoring import disclosure
 
 CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\b")
 
@@ -24,6 +26,37 @@ class Verdict:
     record: CompletionRecord | None = None
     credential: credentials.CredentialCheck | None = None
     details: list[str] = field(default_factory=list)
+
+
+def public_record(db: Session, record: CompletionRecord) -> dict:
+    """What anyone verifying the record may read: the mentee, the shop, what was achieved and when, who signed
+    and what each signature meant. Not the school or instructor, not why a sign-off or the record was revoked,
+    and ratings only if the mentee chose to show them (mentoring/disclosure.py)."""
+    content = content_of(record)
+    show_ratings = disclosure.shows_ratings(db, record.mentee_id)
+    areas, signers = [], []
+    for area in content["areas"]:
+        tasks = []
+        for t in area["tasks"]:
+            if t["status"] == "open":
+                continue
+            signers += [t["signed_by"]] if t["signed_by"] else []
+            signers += [c["by"] for c in t["countersigns"]]
+            tasks.append({"code": t["code"], "statement": t["statement"], "status": t["status"],
+                          "signed_at": t["signed_at"], "signed_by": t["signed_by"], "meaning": t["meaning"],
+                          "countersigns": t["countersigns"], "rating": t["rating"] if show_ratings else None,
+                          "revoked_at": [r["at"] for r in t["revocations"]]})
+        areas.append({"code": area["code"], "title": area["title"], "tasks": tasks})
+    tl = content["task_list"]
+    return {
+        "code": record.code, "issued_at": record.issued_at, "content_hash": record.content_hash,
+        "mentee": content["mentee"]["name"], "shop": {"name": content["shop"]["name"],
+                                                      "timezone": content["shop"]["timezone"]},
+        "task_list": {k: tl[k] for k in ("name", "title", "edition", "level")},
+        "coverage": content["coverage"], "signers": sorted(set(signers)), "areas": areas,
+        "show_ratings": show_ratings,
+        "ratings": {int(k): v for k, v in content["ratings"].items()} if show_ratings else {},
+    }
 
 
 def verify_record_code(db: Session, code: str) -> Verdict:
@@ -44,8 +77,7 @@ def verify_bytes(db: Session, data: bytes) -> Verdict:
     if text.count(".") == 2 and " " not in text and "," not in text:
         return verify_credential(db, text)
     if text.startswith("verification_code,"):
-        match = CODE_PATTERN.search(text)
-        return _verify_file(db, data, match.group(1) if match else None, "CSV")
+        return _verify_file(db, data, _code_in_csv(data), "CSV")
     return Verdict("unknown", False, "invalid", "This is not a completion record or a credential issued here.")
 
 
@@ -92,6 +124,16 @@ def _verify_json(db: Session, data: bytes, text: str) -> Verdict:
         return Verdict("credential", False, "invalid", "This credential carries no proof. Upload the signed "
                                                        "credential (the .jwt file) instead.")
     return Verdict("unknown", False, "invalid", "This JSON file is not a completion record or a credential.")
+
+
+def _code_in_csv(data: bytes) -> str | None:
+    """The code the CSV claims: its first row's verification_code cell, read as the record states it."""
+    try:
+        rows = formats.read_csv(data)
+    except csv.Error:
+        return None
+    match = CODE_PATTERN.search(rows[0].get("verification_code", "")) if rows else None
+    return match.group(1) if match else None
 
 
 def _code_in_pdf(data: bytes) -> str | None:

@@ -48,6 +48,8 @@ class Person(SQLModel, table=True):
     # The organization whose admin created the account. Its admins manage the account fully (name, email,
     # password, PIN) only while the person belongs to no other organization; None: made by the CLI or shared.
     created_by_org_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    # The mentee's own choice: strangers who verify their records also see the ratings (mentoring/disclosure.py).
+    show_ratings_to_verifiers: bool = False
 
 
 class ThrottleEntry(SQLModel, table=True):

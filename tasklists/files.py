@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tasklists import spreadsheet
 from tasklists.documents import (
     PRIORITIES,
     PROGRAMS,
@@ -61,7 +62,7 @@ class TaskListFileError(ValueError):
 
 def to_csv(doc: TaskListDoc) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.Writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in doc.rows:
         writer.writerow([
@@ -350,7 +351,7 @@ def _csv_records(text: str, problems: list[Problem]) -> list[tuple[int, list[str
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):  # spreadsheets leave blank rows behind
-                records.append((start, cells))
+                records.append((start, [spreadsheet.restore(cell) for cell in cells]))
             start = reader.line_num + 1
     except csv.Error as error:
         problems.append(Problem(reader.line_num or 1, "file", f"the file cannot be read from here on ({error})"))

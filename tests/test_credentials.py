@@ -136,11 +136,11 @@ def test_changing_one_character_fails_and_revoked_is_reported_revoked(clean_db, 
     assert browser.post(f"/credentials/{cred.id}/revoke", {"reason": "Issued by mistake"}).status_code == 303
     browser.logout()
     listed = browser.get(f"/orgs/{world.shop.id}/credentials/revocations.json").json()
-    assert {"id": f"urn:uuid:{cred.uuid}", "revocationReason": "Issued by mistake"} in listed["revokedCredentials"]
+    assert {"id": f"urn:uuid:{cred.uuid}"} in listed["revokedCredentials"]  # no free-text reason for strangers
     browser.get("/verify")
     answer = browser.client.post("/verify", data={"_csrf_token": browser.client.cookies["csrftoken"],
                                                   "text": cred.token})
-    assert answer.status_code == 200 and "Authentic, but revoked" in answer.text and "Issued by mistake" in answer.text
+    assert answer.status_code == 200 and "Authentic, but revoked" in answer.text and "Issued by mistake" not in answer.text
 
 
 def test_a_revoked_sign_off_revokes_the_area_credential_at_the_next_issue(clean_db, world, assigned):

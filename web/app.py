@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from mentoring import evidence
-from web import apidoc, errors, security, templating
+from web import apidoc, errors, inputs, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
 from web.pages import admin, api, api_v1, auth, homes, manage, progress, records, tablet, tasklists
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             cookie_samesite="lax",
         ),
         before_send=[security.headers_hook(is_https(settings))],
+        before_request=inputs.refuse_nul_bytes,
         # Task-list pages repeat the same markup per task; gzip shrinks them about tenfold.
         # Level 3: a 190 KiB task list compresses in 1.1 ms to 25 KiB; level 5 takes twice as long for 23 KiB.
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=3),

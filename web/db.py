@@ -1,10 +1,11 @@
 """Engine and sessions. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE for writers."""
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -15,6 +16,7 @@ def make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
+    create_private_file(make_url(url).database)
     # Room for every worker thread (web.app.WORKER_THREADS): a thread that waits for a pooled
     # connection cannot be handed the write lock.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": LOCK_WAIT_SECONDS},
@@ -88,6 +90,19 @@ def make_engine(url: str) -> Engine:
             gate.release()
 
     return engine
+
+
+def create_private_file(path: str | None) -> None:
+    """Create the database file readable by this user only (0600, like uploads), before SQLite would create
+    it under the process umask. SQLite gives the -wal and -shm files the main file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps the mode its operator gave it
+    except FileNotFoundError:
+        pass  # no such folder: SQLite says so when it first connects
 
 
 class Database:

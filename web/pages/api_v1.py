@@ -13,6 +13,7 @@ from typing import Literal
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
@@ -69,13 +70,24 @@ def api_actor(request: Request, db: Session) -> Actor:
     return actor
 
 
+def _issued_here(token: str, secret: str) -> str | None:
+    """The random part of a CSRF token this server signed (Litestar's form: 64 hex characters, then their
+    HMAC under the app secret), or None for a token made up elsewhere."""
+    raw, mac = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    expected = generate_csrf_hash(raw, secret)
+    return raw if len(raw) == CSRF_SECRET_LENGTH and secrets.compare_digest(mac.encode(), expected.encode()) else None
+
+
 def _require_csrf_without_token(request: Request) -> None:
-    """The POST handlers skip the CSRF middleware; a cookie-authenticated call must still prove its origin."""
+    """The POST handlers skip the CSRF middleware; a cookie-authenticated call must still prove its origin, by
+    the same test the middleware makes: header and cookie carry the same token, and this server signed it.
+    (Equality alone would let a page that can plant a cookie, e.g. from a sibling subdomain, pick both.)"""
     if _bearer(request) is not None:
         return
-    header = request.headers.get("x-csrftoken", "")
-    cookie = request.cookies.get(csrf_cookie_name(settings_of(request)), "")
-    if not header or not cookie or not secrets.compare_digest(header.encode(), cookie.encode()):
+    settings = settings_of(request)
+    header = _issued_here(request.headers.get("x-csrftoken", ""), settings.secret_key)
+    cookie = _issued_here(request.cookies.get(csrf_cookie_name(settings), ""), settings.secret_key)
+    if header is None or cookie is None or not secrets.compare_digest(header, cookie):
         raise PermissionDeniedException("CSRF token missing or wrong: send the csrftoken cookie's value in "
                                         "x-csrftoken, or authenticate with an API token.")
 
@@ -265,7 +277,7 @@ def _assignment_rows(db: Session):
             .join(ShopTaskList, ShopTaskList.id == ShopTaskListVersion.list_id))
 
 
-@get("/api/v1/assignments", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(400, 401))
+@get("/api/v1/assignments", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(400, 401, 422))
 def list_assignments(request: Request, db: Db, include_ended: FromQuery[bool] = False) -> list[AssignmentOut]:
     """Assignments of the mentees the caller may see; ended ones only with include_ended=true."""
     actor = api_actor(request, db)
@@ -310,7 +322,7 @@ def assignment_tasks(request: Request, db: Db, assignment_id: FromPath[int]) -> 
 
 
 @get("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, security=SECURITY,
-     responses=errors(400, 401, 404))
+     responses=errors(400, 401, 404, 422))
 def assignment_events(request: Request, db: Db, assignment_id: FromPath[int], task_code: FromQuery[str] = "",
                       after_seq: FromQuery[int] = 0) -> list[EventOut]:
     """Every event of the hash chain in order; filter by task_code, or fetch only those after after_seq."""

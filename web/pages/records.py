@@ -17,13 +17,13 @@ from sqlmodel import Session
 
 from exports import bulk, credentials, keys, record, service, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
-from mentoring import board, policy, throttle
+from mentoring import board, disclosure, policy, throttle
 from mentoring.errors import FormError, NotFound
 from mentoring.models import Organization
 from mentoring.policy import Actor
 from web.apidoc import errors
 from web.deps import client_address, database_of, settings_of
-from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -41,7 +41,7 @@ def _records_page(request: Request, db: Session, actor: Actor, assignment, *, er
     return page("records/assignment.html", status_code=status_code, b=b, records=records,
                 creds=credentials.credentials_of(db, assignment.id), errors=errors or {},
                 coverage=board.coverage_of(db, b), can_issue=policy.can_issue_records(actor, assignment.shop_id),
-                base_url=_base(request))
+                is_mentee=actor.person_id == assignment.mentee_id, base_url=_base(request))
 
 
 @get("/assignments/{assignment_id:int}/records", sync_to_thread=True, include_in_schema=False)
@@ -62,6 +62,14 @@ def export_file(request: Request, db: Db, actor: Me, assignment_id: FromPath[int
     db.commit()
     return Response(exported.data, status_code=200, media_type=exported.media_type, headers={
         "Content-Disposition": f'attachment; filename="{exported.name}"', "Cache-Control": "private, no-store"})
+
+
+@post("/assignments/{assignment_id:int}/records/disclosure", sync_to_thread=True, include_in_schema=False)
+def choose_disclosure(db: Db, actor: Me, assignment_id: FromPath[int], data: FormData) -> Response:
+    assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
+    disclosure.choose_rating_disclosure(db, actor, assignment, checkbox(data, "show_ratings"))
+    db.commit()
+    return see_other(f"/assignments/{assignment.id}/records")
 
 
 @post("/assignments/{assignment_id:int}/credentials", sync_to_thread=True, include_in_schema=False)
@@ -128,9 +136,9 @@ def revoke_record(request: Request, db: Db, actor: Me, record_id: FromPath[int],
 # --- public verification --------------------------------------------------------------------
 
 def _verdict_page(db: Session, verdict: verify.Verdict | None, status_code: int = 200, **context) -> Response:
-    content = record.content_of(verdict.record) if verdict and verdict.record else None
-    return page("records/verify.html", status_code=status_code, verdict=verdict, content=content,
-                ratings={int(k): v for k, v in (content or {}).get("ratings", {}).items()}, **context)
+    # Strangers read this page: it gets the public view of the record, never the whole record.
+    shown = verify.public_record(db, verdict.record) if verdict and verdict.record else None
+    return page("records/verify.html", status_code=status_code, verdict=verdict, shown=shown, **context)
 
 
 @get("/verify", sync_to_thread=True, include_in_schema=False)
@@ -239,17 +247,24 @@ def _job_for(db: Session, actor: Actor, job_id: int) -> ExportJob:
     return job
 
 
+def _bulk_page(db: Session, shop: Organization, *, errors=None, status_code: int = 200) -> Response:
+    return page("records/bulk.html", status_code=status_code, shop=shop, jobs=bulk.jobs_of(db, shop.id),
+                count=len(bulk.assignments_to_export(db, shop.id)), errors=errors or {})
+
+
 @get("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
 def bulk_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
-    shop = policy.get_shop_for_record_issuer(db, actor, shop_id)
-    return page("records/bulk.html", shop=shop, jobs=bulk.jobs_of(db, shop.id),
-                count=len(bulk.assignments_to_export(db, shop.id)))
+    return _bulk_page(db, policy.get_shop_for_record_issuer(db, actor, shop_id))
 
 
 @post("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
 def bulk_start(request: Request, db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
     shop = policy.get_shop_for_record_issuer(db, actor, shop_id)
-    job = bulk.start_job(db, actor, shop)
+    try:
+        job = bulk.start_job(db, actor, shop)
+    except FormError as e:
+        db.rollback()
+        return _bulk_page(db, shop, errors=e.errors, status_code=429)
     db.commit()
     settings = settings_of(request)
     worker = threading.Thread(target=bulk.run_job, name=f"export-{job.id}", daemon=True,
@@ -296,6 +311,6 @@ def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> 
                 headers={"Cache-Control": "private, no-store"})
 
 
-HANDLERS = [records_page, export_file, issue, download_credential, revoke_credential, revoke_record, verify_form,
-            verify_code, verify_upload, all_keys, org_keys, did_document, revocations, bulk_page, bulk_start, job_page,
-            job_progress, job_download]
+HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, revoke_credential, revoke_record,
+            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, bulk_page,
+            bulk_start, job_page, job_progress, job_download]

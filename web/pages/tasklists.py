@@ -56,6 +56,9 @@ def start_list(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Res
     return see_other(f"/tasklists/{task_list.id}")
 
 
+SHOWN_PROBLEMS = 50
+
+
 @dataclass
 class ImportForm:
     file: UploadFile
@@ -71,9 +74,12 @@ def import_list(db: Db, actor: Me, shop_id: FromPath[int],
         doc = files.parse(raw, data.file.filename or "")
         task_list = customize.import_list(db, actor, shop, doc, data.import_name)
     except files.TaskListFileError as e:
+        # The first problems, in line order, are enough to start fixing: a file broken on every line would
+        # otherwise make a page many times its own size.
         return _shop_page(db, actor, shop, status_code=400,
                           errors={"file": f"{data.file.filename} was refused; nothing was imported."},
-                          form={"problems": [str(p) for p in e.problems]})
+                          form={"problems": [str(p) for p in e.problems[:SHOWN_PROBLEMS]],
+                                "more_problems": max(0, len(e.problems) - SHOWN_PROBLEMS)})
     except FormError as e:
         db.rollback()
         errors = {("import_name" if k == "name" else k): v for k, v in e.errors.items()}
