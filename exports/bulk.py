@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from exports import checkpoints, keys
 from exports.models import ExportJob
 from exports.service import export_record
 from mentoring import audit
@@ -57,8 +58,9 @@ def assignments_to_export(db: Session, shop_id: int) -> list[Assignment]:
 
 
 def run_job(transaction: Callable[[], AbstractContextManager[Session]], job_id: int, actor: Actor, folder: Path,
-            base_url: str) -> None:
-    """Build the zip; each mentee's records are issued in a transaction of their own."""
+            base_url: str, secret: str) -> None:
+    """Build the zip; each mentee's records are issued in a transaction of their own, and one checkpoint
+    anchors them all at the end."""
     try:
         with transaction() as db:
             job = db.get(ExportJob, job_id)
@@ -84,6 +86,11 @@ def run_job(transaction: Callable[[], AbstractContextManager[Session]], job_id: 
             job = db.get(ExportJob, job_id)
             job.status, job.finished_at = "done", utcnow()
             db.add(job)
+        try:
+            with transaction() as db:
+                checkpoints.write_checkpoint(db, job.shop_id, secret=secret, base_url=base_url)
+        except keys.KeyUnavailable:
+            log.warning("no checkpoint after bulk export %s: the shop's key cannot be opened", job_id)
     except Exception as exc:  # a background job has nobody to raise to: record the failure for the page
         log.exception("bulk export %s failed", job_id)
         with transaction() as db:

@@ -83,3 +83,18 @@ class ExportJob(SQLModel, table=True):
     error: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of an organization's hash chains and audit log at a moment (mentoring/checkpoints.py).
+
+    Rows are only ever added; each names the hash of the one before, and the published copies let anyone
+    keep them outside the database."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    number: int  # 1, 2, … within the organization
+    at: datetime = Field(default_factory=utcnow)
+    token: str = Field(sa_column=Column(Text, nullable=False))  # compact JWS (ES256); its payload is the statement

@@ -227,21 +227,69 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Recompute every event chain; exit 1 and name the first broken link of each broken chain."""
+@click.option("--checkpoints", "saved", type=click.File("r"),
+              help="A copy of /orgs/<id>/checkpoints.json kept outside the database, to compare with.")
+def audit_verify(saved) -> None:
+    """Recompute every event chain and check it, and the audit log, against the signed checkpoints;
+    exit 1 and say what changed."""
+    from exports import checkpoints
+    from mentoring.checkpoints import describe_chain
     from mentoring.progress import verify_chains
 
+    try:
+        tokens = checkpoints.saved_copy(json.load(saved)) if saved else []
+    except ValueError as exc:
+        raise click.ClickException(f"{saved.name}: {exc}") from None
     _, database = _setup()
     with database.session() as db:
         broken = verify_chains(db)
+        result = checkpoints.verify(db, tokens)
         count = db.exec(select(func.count()).select_from(ProgressEvent)).one()
-    if not broken:
-        click.echo(f"OK: {count} events, every chain intact.")
+        names = dict(db.exec(select(Organization.id, Organization.name)).all())
+        chains = {f.assignment_id: describe_chain(db, f.assignment_id) for f in result.findings if f.assignment_id}
+        for link in broken:
+            chains.setdefault(link.assignment_id, describe_chain(db, link.assignment_id))
+    for warning in result.warnings:
+        click.echo(f"NOTE: {warning}")
+    problems = [f"BROKEN: {chains[link.assignment_id]}, event #{link.seq} (id {link.event_id}): {link.problem}"
+                for link in broken]
+    problems += [f"CHECKPOINT: {problem}" for problem in result.problems]
+    for f in result.findings:
+        if f.assignment_id is not None:
+            problems.append(f"CHANGED: {chains[f.assignment_id]}: {f.problem}")
+        else:
+            owner = (names.get(f.org_id, f"organization {f.org_id}") if f.org_id
+                     else "entries of no organization: sign-ins, accounts")
+            problems.append(f"CHANGED: audit log ({owner}): {f.problem}")
+    if not problems:
+        newest = ", ".join(f"{names.get(o, o)} #{c.number} ({c.at:%Y-%m-%d %H:%M} UTC)"
+                           for o, c in sorted(result.newest.items()))
+        click.echo(f"OK: {count} events, every chain intact; {result.checked} checkpoint"
+                   f"{'s' if result.checked != 1 else ''} signed and matching"
+                   + (f", newest: {newest}" if newest else "")
+                   + (f"; the saved copy ({len(tokens)}) agrees" if saved else "") + ".")
         return
-    for link in broken:
-        click.echo(f"BROKEN: assignment {link.assignment_id}, event #{link.seq} (id {link.event_id}): "
-                   f"{link.problem}", err=True)
+    for line in problems:
+        click.echo(line, err=True)
     sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of every organization whose history changed since its last one (run it from cron)."""
+    from exports import checkpoints, keys
+
+    settings, database = _setup()
+    try:
+        with database.transaction() as db:
+            written = checkpoints.write_all(db, secret=settings.secret_key, base_url=settings.base_url.rstrip("/"))
+            names = dict(db.exec(select(Organization.id, Organization.name)).all())
+    except keys.KeyUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    for row in written:
+        click.echo(f"Checkpoint #{row.number} of {names[row.organization_id]} (organization {row.organization_id})")
+    if not written:
+        click.echo("Nothing changed since the last checkpoints.")
 
 
 # --- developers ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from sqlmodel import Session, select
 
-from exports import credentials, keys, service, verify
+from exports import checkpoints, credentials, keys, service, verify
 from mentoring import board
 from mentoring.models import Assignment, Person
 
@@ -17,6 +17,15 @@ def ensure_issuer_keys(database, secret: str) -> None:
         made = keys.ensure_keys(db, secret)
     if made:
         click.echo(f"Made {made} issuer key pair{'s' if made != 1 else ''} for signing credentials")
+
+
+def _anchor(database, settings, org_id: int) -> None:
+    """A signed checkpoint of the history just issued, in a transaction of its own (see exports.checkpoints)."""
+    try:
+        with database.transaction() as db:
+            checkpoints.write_checkpoint(db, org_id, secret=settings.secret_key, base_url=settings.base_url.rstrip("/"))
+    except keys.KeyUnavailable as exc:
+        click.echo(f"No checkpoint written: {exc}", err=True)
 
 
 def _assignment(db: Session, email: str, assignment_id: int | None) -> Assignment:
@@ -53,6 +62,7 @@ def register(main: click.Group, setup, cli_actor) -> None:
             assignment = _assignment(db, email, assignment_id)
             exported = service.export_record(db, cli_actor, assignment, fmt, base_url=settings.base_url.rstrip("/"),
                                              paper=paper)
+        _anchor(database, settings, assignment.shop_id)
         out.write_bytes(exported.data)
         click.echo(f"Wrote {out} (record {exported.code})")
 
@@ -71,6 +81,7 @@ def register(main: click.Group, setup, cli_actor) -> None:
                                                        secret=settings.secret_key)
         except keys.KeyUnavailable as exc:
             raise click.ClickException(str(exc)) from None
+        _anchor(database, settings, assignment.shop_id)
         out.mkdir(parents=True, exist_ok=True)
         for cred in issued:
             path = out / f"{cred.kind}-{cred.achievement_key.replace(':', '-')}.jwt"

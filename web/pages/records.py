@@ -1,5 +1,6 @@
 """Completion records and credentials: export, issue, revoke, bulk export, published keys and public verification."""
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +16,7 @@ from litestar.params import Body, FromPath
 from litestar.response import File
 from sqlmodel import Session
 
-from exports import bulk, credentials, keys, record, service, verify
+from exports import bulk, checkpoints, credentials, keys, record, service, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
 from mentoring import board, disclosure, policy, throttle
 from mentoring.errors import FormError, NotFound
@@ -29,10 +30,25 @@ Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
 PUBLIC_TAGS = ["Published keys and revocation list"]
 PUBLIC_JSON = {"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"}
+log = logging.getLogger("mentoring.records")
 
 
 def _base(request: Request) -> str:
     return settings_of(request).base_url.rstrip("/")
+
+
+def _anchor(request: Request, db: Session, org_id: int) -> None:
+    """After an issue has committed: a signed checkpoint of the history the record or credential states.
+
+    In a transaction of its own, because a checkpoint first waits for every other writer of audit entries
+    (mentoring.checkpoints.hold_audit_writers). The issue stands even if signing fails: the next
+    `mentoring audit checkpoint` reports the key problem."""
+    try:
+        checkpoints.write_checkpoint(db, org_id, secret=settings_of(request).secret_key, base_url=_base(request))
+        db.commit()
+    except keys.KeyUnavailable:
+        db.rollback()
+        log.warning("no checkpoint after an issue for organization %s: its key cannot be opened", org_id)
 
 
 def _records_page(request: Request, db: Session, actor: Actor, assignment, *, errors=None, status_code: int = 200):
@@ -60,6 +76,7 @@ def export_file(request: Request, db: Db, actor: Me, assignment_id: FromPath[int
                              status_code=400)
     exported = service.export_record(db, actor, assignment, fmt, base_url=_base(request), paper=paper)
     db.commit()
+    _anchor(request, db, assignment.shop_id)
     return Response(exported.data, status_code=200, media_type=exported.media_type, headers={
         "Content-Disposition": f'attachment; filename="{exported.name}"', "Cache-Control": "private, no-store"})
 
@@ -84,6 +101,7 @@ def issue(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]) -> 
         errors = e.errors if isinstance(e, FormError) else {"": str(e)}
         return _records_page(request, db, actor, assignment, errors=errors, status_code=400)
     db.commit()
+    _anchor(request, db, assignment.shop_id)
     return see_other(f"/assignments/{assignment.id}/records")
 
 
@@ -231,6 +249,13 @@ def did_document(request: Request, db: Db, org_id: FromPath[int]) -> Response:
                     headers=PUBLIC_JSON)
 
 
+@get("/orgs/{org_id:int}/checkpoints.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
+def published_checkpoints(db: Db, org_id: FromPath[int]) -> Response:
+    """Signed checkpoints of the organization's history, newest first, for copies kept elsewhere."""
+    _org(db, org_id)
+    return Response(checkpoints.published(db, org_id), headers={**PUBLIC_JSON, "Cache-Control": "public, max-age=60"})
+
+
 @get("/orgs/{org_id:int}/credentials/revocations.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
 def revocations(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
@@ -269,7 +294,7 @@ def bulk_start(request: Request, db: Db, actor: Me, shop_id: FromPath[int]) -> R
     settings = settings_of(request)
     worker = threading.Thread(target=bulk.run_job, name=f"export-{job.id}", daemon=True,
                               args=(database_of(request).transaction, job.id, actor, _export_dir(settings),
-                                    _base(request)))
+                                    _base(request), settings.secret_key))
     _running.add(worker)
     worker.start()
     return see_other(f"/exports/{job.id}")
@@ -313,4 +338,4 @@ def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> 
 
 HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, revoke_credential, revoke_record,
             verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, bulk_page,
-            bulk_start, job_page, job_progress, job_download]
+            bulk_start, job_page, job_progress, job_download, published_checkpoints]
