@@ -328,10 +328,10 @@ def get_assignment_to_sign(db: Session, actor: Actor, assignment_id: int) -> Ass
     do it: 404 for those who may not see the mentee, 403 for those who see it but may not sign. sign_off
     makes the same checks again, under the assignment's lock."""
     assignment = db.get(Assignment, assignment_id)
-    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id):
+    if assignment is None or not policy.can_view_mentee(db, actor, assignment.mentee_id, assignment.shop_id):
         raise NotFound
-    if not may_sign(actor, assignment):
-        raise Forbidden("Only a mentor of this shop signs tasks off, and never for themselves.")
+    if not policy.may_sign_assignment(db, actor, assignment):
+        raise Forbidden(_who_signs(db.get(Organization, assignment.shop_id)))
     return assignment
 
 

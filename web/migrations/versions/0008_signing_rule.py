@@ -1,7 +1,7 @@
 """a shop option: any of its mentors may sign a mentee's task (off: only the mentee's own mentor)
 
 Revision ID: 0008_signing_rule
-Revises: 0006_event_time_index
+Revises: 0007_invitations
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008_signing_rule'
-down_revision: str | None = '0006_event_time_index'
+down_revision: str | None = '0007_invitations'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

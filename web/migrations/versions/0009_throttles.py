@@ -1,7 +1,7 @@
 """one table of throttles keyed by strings (wrong passwords, wrong PINs, device cookies, /verify budget)
 
 Revision ID: 0009_throttles
-Revises: 0006_event_time_index
+Revises: 0008_signing_rule
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0009_throttles'
-down_revision: str | None = '0006_event_time_index'
+down_revision: str | None = '0008_signing_rule'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

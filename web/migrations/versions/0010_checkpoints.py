@@ -1,7 +1,7 @@
 """signed checkpoints of every organization's hash chains and audit log (issue #12)
 
 Revision ID: 0010_checkpoints
-Revises: 0006_event_time_index
+Revises: 0009_throttles
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0010_checkpoints'
-down_revision: str | None = '0006_event_time_index'
+down_revision: str | None = '0009_throttles'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """a mentee's choice to show their ratings to people who verify their records
 
 Revision ID: 0011_verifier_disclosure
-Revises: 0006_event_time_index
+Revises: 0010_checkpoints
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011_verifier_disclosure'
-down_revision: str | None = '0006_event_time_index'
+down_revision: str | None = '0010_checkpoints'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
