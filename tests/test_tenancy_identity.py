@@ -422,6 +422,8 @@ def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignmen
     browser.login(world.other_manager.email)
     assert browser.get(f"/assignments/{assigned.id}").status_code == 404
     assert browser.post(f"/assignments/{assigned.id}/tasks/I.A.1/comment", {"note": "hi"}).status_code == 404
+    listed = browser.get("/api/v1/assignments").json()
+    assert assigned.id not in {a["id"] for a in listed}
     page = browser.get(f"/mentees/{world.mentee.id}")  # Tess is Hillcrest's mentee too: her page, Hillcrest's part
     assert page.status_code == 200
     assert f"/assignments/{assigned.id}" not in page.text and "Milo Mentor" not in page.text
@@ -432,6 +434,7 @@ def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignmen
         assert browser.get(f"/assignments/{assigned.id}").status_code == 200
         page = browser.get(f"/mentees/{world.mentee.id}")
         assert f"/assignments/{assigned.id}" in page.text and "Milo Mentor" in page.text
+        assert assigned.id in {a["id"] for a in browser.get("/api/v1/assignments").json()}
 
 
 # --- the migration's backfill ------------------------------------------------------------------------
