@@ -147,6 +147,15 @@ def test_an_invitation_is_listed_and_accepted(browser, world, ian, clean_db):
     assert again.status_code == 409 and "no longer open" in again.text
 
 
+def test_the_email_digest_tells_an_invitee_without_any_role(browser, world, ian, clean_db):
+    from mentoring import digest
+    _invite(browser, world, ian, clean_db)
+    with clean_db.session() as db:
+        found = {d.to: d for d in digest.digests(db)}
+    assert [item.link for item in found[ian.email].items] == ["/invitations"]
+    assert "Riverside Toyota invites you" in found[ian.email].items[0].text
+
+
 def test_an_invitation_is_declined(browser, world, ian, clean_db):
     invitation_id = _invite(browser, world, ian, clean_db)
     browser.login(ian.email)
