@@ -61,7 +61,7 @@ def require_role(actor: Actor, role: str) -> None:
 
 
 def require_superuser(actor: Actor) -> None:
-    """The site operator's few web pages (see README, "Roles and security"): organizations only."""
+    """The site operator's few web pages (README, "Roles, accounts and the site operator"): organizations only."""
     if not actor.is_superuser:
         raise Forbidden
 
