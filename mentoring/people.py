@@ -80,7 +80,7 @@ class PersonIn(BaseModel):
 
 
 def _clean_email(v) -> str:
-    v = (v or "").strip().lower() if isinstance(v, str) or v is None else str(v)
+    v = str(v or "").strip().lower()
     if not EMAIL_RE.fullmatch(v) or len(v) > 254:
         raise ValueError("Enter an email address like name@example.com.")
     return v

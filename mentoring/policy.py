@@ -61,7 +61,7 @@ def require_role(actor: Actor, role: str) -> None:
 
 
 def require_superuser(actor: Actor) -> None:
-    """The site operator's few web pages (see README, "Roles and security"): organizations only."""
+    """The site operator's few web pages (README, "Roles, accounts and the site operator"): organizations only."""
     if not actor.is_superuser:
         raise Forbidden
 
@@ -264,6 +264,23 @@ def can_view_mentee(db: Session, actor: Actor, mentee_id: int, shop_id: int | No
         return db.exec(_CONSENTED_AT, params={"instructor": actor.person_id, "mentee": mentee_id,
                                               "shop": shop_id}).first() is not None
     return db.exec(_CONSENTED, params={"instructor": actor.person_id, "mentee": mentee_id}).first() is not None
+
+
+def assignment_visible(actor: Actor):
+    """A WHERE clause on Assignment: can_view_mentee with the assignment's shop, for lists of assignments."""
+    from sqlalchemy import and_, exists
+
+    from mentoring.models import Assignment
+
+    mentee_there = exists().where(Membership.person_id == Assignment.mentee_id, Membership.role == "mentee",
+                                  Membership.organization_id == Assignment.shop_id)
+    clauses = [and_(Assignment.mentee_id == actor.person_id, mentee_there)]
+    if shops := actor.orgs_where("admin", "manager", "mentor"):
+        clauses.append(and_(Assignment.shop_id.in_(sorted(shops)), mentee_there))
+    if actor.person_id is not None:
+        clauses.append(Assignment.mentee_id.in_(
+            consented_student_ids(actor.person_id).where(Enrollment.shop_id == Assignment.shop_id)))
+    return or_(*clauses)
 
 
 def mentee_shops_visible_to(db: Session, actor: Actor, mentee_id: int) -> set[int] | None:

@@ -147,6 +147,15 @@ def test_an_invitation_is_listed_and_accepted(browser, world, ian, clean_db):
     assert again.status_code == 409 and "no longer open" in again.text
 
 
+def test_the_email_digest_tells_an_invitee_without_any_role(browser, world, ian, clean_db):
+    from mentoring import digest
+    _invite(browser, world, ian, clean_db)
+    with clean_db.session() as db:
+        found = {d.to: d for d in digest.digests(db)}
+    assert [item.link for item in found[ian.email].items] == ["/invitations"]
+    assert "Riverside Toyota invites you" in found[ian.email].items[0].text
+
+
 def test_an_invitation_is_declined(browser, world, ian, clean_db):
     invitation_id = _invite(browser, world, ian, clean_db)
     browser.login(ian.email)
@@ -422,6 +431,8 @@ def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignmen
     browser.login(world.other_manager.email)
     assert browser.get(f"/assignments/{assigned.id}").status_code == 404
     assert browser.post(f"/assignments/{assigned.id}/tasks/I.A.1/comment", {"note": "hi"}).status_code == 404
+    listed = browser.get("/api/v1/assignments").json()
+    assert assigned.id not in {a["id"] for a in listed}
     page = browser.get(f"/mentees/{world.mentee.id}")  # Tess is Hillcrest's mentee too: her page, Hillcrest's part
     assert page.status_code == 200
     assert f"/assignments/{assigned.id}" not in page.text and "Milo Mentor" not in page.text
@@ -432,6 +443,7 @@ def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignmen
         assert browser.get(f"/assignments/{assigned.id}").status_code == 200
         page = browser.get(f"/mentees/{world.mentee.id}")
         assert f"/assignments/{assigned.id}" in page.text and "Milo Mentor" in page.text
+        assert assigned.id in {a["id"] for a in browser.get("/api/v1/assignments").json()}
 
 
 # --- the migration's backfill ------------------------------------------------------------------------

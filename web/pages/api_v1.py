@@ -282,7 +282,7 @@ def list_assignments(request: Request, db: Db, include_ended: FromQuery[bool] = 
     """Assignments of the mentees the caller may see; ended ones only with include_ended=true."""
     actor = api_actor(request, db)
     ids = policy.visible_mentee_ids(actor).subquery()
-    query = _assignment_rows(db).where(Assignment.mentee_id.in_(select(ids.c[0])))
+    query = _assignment_rows(db).where(Assignment.mentee_id.in_(select(ids.c[0])), policy.assignment_visible(actor))
     if not include_ended:
         query = query.where(Assignment.ended_at.is_(None))
     rows = db.exec(query.order_by(Person.full_name, Assignment.start_date, Assignment.id)).all()
