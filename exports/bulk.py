@@ -89,8 +89,8 @@ def run_job(transaction: Callable[[], AbstractContextManager[Session]], job_id: 
         try:
             with transaction() as db:
                 checkpoints.write_checkpoint(db, job.shop_id, secret=secret, base_url=base_url)
-        except keys.KeyUnavailable:
-            log.warning("no checkpoint after bulk export %s: the shop's key cannot be opened", job_id)
+        except (keys.KeyUnavailable, checkpoints.BadSignature) as exc:
+            log.warning("no checkpoint after bulk export %s: %s", job_id, exc)
     except Exception as exc:  # a background job has nobody to raise to: record the failure for the page
         log.exception("bulk export %s failed", job_id)
         with transaction() as db:

@@ -41,6 +41,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class BadSignature(Exception):
+    """A checkpoint that its organization's key did not sign, or that cannot be read."""
+
+
 def newest(db: Session, org_id: int) -> AuditCheckpoint | None:
     return db.exec(select(AuditCheckpoint).where(AuditCheckpoint.organization_id == org_id)
                    .order_by(AuditCheckpoint.number.desc())).first()
@@ -50,12 +54,17 @@ def write_checkpoint(db: Session, org_id: int, *, secret: str, base_url: str) ->
     """Sign what the organization's history is now; nothing when it is what the last checkpoint said.
 
     Call it at the start of a transaction of its own (after the issuing one commits): it first waits
-    for every transaction writing audit entries, see mentoring.checkpoints.hold_audit_writers."""
+    for every transaction writing audit entries, see mentoring.checkpoints.hold_audit_writers. Raises
+    BadSignature when the newest checkpoint is not genuine, and keys.KeyUnavailable."""
     checkpoints.hold_audit_writers(db)  # also keeps two first checkpoints from both making the key
     stored = keys.key_for(db, org_id, secret)
     signer = keys.signing_key(stored, secret)
     last = newest(db, org_id)
-    previous = statement_of(last.token) if last else None
+    try:  # continue only from a genuine checkpoint: a changed one would carry its change forward
+        previous = verified_statement(db, last.token) if last else None
+    except BadSignature as bad:
+        raise BadSignature(f"the newest checkpoint (#{last.number}) of organization {org_id} is not genuine: {bad}; "
+                           "run `mentoring audit verify`") from None
     now = utcnow().replace(microsecond=0)
     content = checkpoints.statement(
         db, org_id, number=last.number + 1 if last else 1, at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -71,13 +80,19 @@ def write_checkpoint(db: Session, org_id: int, *, secret: str, base_url: str) ->
     return row
 
 
-def write_all(db: Session, *, secret: str, base_url: str) -> list[AuditCheckpoint]:
-    written = []
+def write_all(db: Session, *, secret: str, base_url: str) -> tuple[list[AuditCheckpoint], list[str]]:
+    """A checkpoint of every organization whose history changed; one whose newest checkpoint is not genuine
+    is left out and named, so that it does not hold up the others."""
+    written, refused = [], []
     for org_id in db.exec(select(Organization.id).order_by(Organization.id)).all():
-        row = write_checkpoint(db, org_id, secret=secret, base_url=base_url)
+        try:
+            row = write_checkpoint(db, org_id, secret=secret, base_url=base_url)
+        except BadSignature as bad:
+            refused.append(str(bad))
+            continue
         if row is not None:
             written.append(row)
-    return written
+    return written, refused
 
 
 def published(db: Session, org_id: int, limit: int = PUBLISHED) -> dict:
@@ -95,10 +110,6 @@ def published(db: Session, org_id: int, limit: int = PUBLISHED) -> dict:
 
 
 # --- verifying -----------------------------------------------------------------------------------------
-
-class BadSignature(Exception):
-    pass
-
 
 def _key_check(stored: IssuerKey) -> ECKey:
     key = keys.public_key(stored)

@@ -172,6 +172,9 @@ def test_a_checkpoint_forged_without_the_key_is_detected(cli, clean_db, world, a
     _forge(clean_db, world, attacker, f"did:web:127.0.0.1%3A8000:orgs:{world.shop.id}#{stored.kid}")
     out = cli("audit", "verify", code=1)
     assert "CHECKPOINT: checkpoint #1 of Riverside Toyota is not genuine: its signature does not verify" in out
+    # Nor does the next checkpoint take the forged one's word for the history before it.
+    refused = cli("audit", "checkpoint", code=1)
+    assert f"No checkpoint: the newest checkpoint (#1) of organization {world.shop.id} is not genuine" in refused
 
     # Careful: the attacker also puts their own public key in the database. Only the saved copy shows it.
     public = attacker.as_dict(private=False)
@@ -287,7 +290,7 @@ def test_checkpoints_written_while_others_write_still_verify(clean_db, world, as
         try:
             for _ in range(10):
                 with clean_db.transaction() as db:
-                    checkpoints.write_all(db, secret=SECRET, base_url=BASE)
+                    assert checkpoints.write_all(db, secret=SECRET, base_url=BASE)[1] == []
         except Exception as exc:
             errors.append(exc)
 

@@ -282,14 +282,19 @@ def audit_checkpoint() -> None:
     settings, database = _setup()
     try:
         with database.transaction() as db:
-            written = checkpoints.write_all(db, secret=settings.secret_key, base_url=settings.base_url.rstrip("/"))
+            written, refused = checkpoints.write_all(db, secret=settings.secret_key,
+                                                     base_url=settings.base_url.rstrip("/"))
             names = dict(db.exec(select(Organization.id, Organization.name)).all())
     except keys.KeyUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     for row in written:
         click.echo(f"Checkpoint #{row.number} of {names[row.organization_id]} (organization {row.organization_id})")
-    if not written:
+    if not written and not refused:
         click.echo("Nothing changed since the last checkpoints.")
+    for problem in refused:
+        click.echo(f"No checkpoint: {problem}", err=True)
+    if refused:
+        sys.exit(1)
 
 
 # --- developers ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ def _anchor(database, settings, org_id: int) -> None:
     try:
         with database.transaction() as db:
             checkpoints.write_checkpoint(db, org_id, secret=settings.secret_key, base_url=settings.base_url.rstrip("/"))
-    except keys.KeyUnavailable as exc:
+    except (keys.KeyUnavailable, checkpoints.BadSignature) as exc:
         click.echo(f"No checkpoint written: {exc}", err=True)
 
 

@@ -41,14 +41,14 @@ def _anchor(request: Request, db: Session, org_id: int) -> None:
     """After an issue has committed: a signed checkpoint of the history the record or credential states.
 
     In a transaction of its own, because a checkpoint first waits for every other writer of audit entries
-    (mentoring.checkpoints.hold_audit_writers). The issue stands even if signing fails: the next
-    `mentoring audit checkpoint` reports the key problem."""
+    (mentoring.checkpoints.hold_audit_writers). The issue stands even if no checkpoint can be signed: the
+    next `mentoring audit checkpoint` reports why."""
     try:
         checkpoints.write_checkpoint(db, org_id, secret=settings_of(request).secret_key, base_url=_base(request))
         db.commit()
-    except keys.KeyUnavailable:
+    except (keys.KeyUnavailable, checkpoints.BadSignature) as exc:
         db.rollback()
-        log.warning("no checkpoint after an issue for organization %s: its key cannot be opened", org_id)
+        log.warning("no checkpoint after an issue for organization %s: %s", org_id, exc)
 
 
 def _records_page(request: Request, db: Session, actor: Actor, assignment, *, errors=None, status_code: int = 200):
