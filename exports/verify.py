@@ -28,11 +28,13 @@ class Verdict:
     details: list[str] = field(default_factory=list)
 
 
-def public_record(db: Session, record: CompletionRecord) -> dict:
+def public_record(db: Session, record: CompletionRecord) -> dict | None:
     """What anyone verifying the record may read: the mentee, the shop, what was achieved and when, who signed
     and what each signature meant. Not the school or instructor, not why a sign-off or the record was revoked,
     and ratings only if the mentee chose to show them (mentoring/disclosure.py)."""
     content = content_of(record)
+    if not content:
+        return None
     show_ratings = disclosure.shows_ratings(db, record.mentee_id)
     areas, signers = [], []
     for area in content["areas"]:
