@@ -103,3 +103,10 @@ def test_restore_refuses_a_file_that_is_not_a_backup(clean_db, database_url, tmp
     junk.write_text("not a database")
     out = _cli(monkeypatch, database_url, tmp_path, "restore", str(junk), "--yes", code=1)
     assert "not a SQLite database" in out or "pg_restore failed" in out
+
+
+def test_a_backup_is_readable_by_its_owner_only(clean_db, database_url, tmp_path, monkeypatch):
+    target = tmp_path / "copy.db"
+    _cli(monkeypatch, database_url, tmp_path, "backup", str(target))
+    assert target.stat().st_size > 0
+    assert target.stat().st_mode & 0o777 == 0o600

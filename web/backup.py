@@ -13,6 +13,7 @@ Uploaded photos are not in the database: they are write-once files in the data f
 directory, so copy that folder alongside the backup (e.g. `rsync -a`).
 """
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -32,6 +33,17 @@ def backup(database: Database, target: Path) -> None:
     if target.exists():
         raise BackupError(f"{target} already exists; choose a new file name.")
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A backup holds every shop's people and pay plans: readable by its owner only, like the database. Both
+    # VACUUM INTO and pg_dump write into an empty file that already exists and keep its mode.
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        _copy_into(database, target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def _copy_into(database: Database, target: Path) -> None:
     if database.is_sqlite:
         # On the raw connection: VACUUM cannot run inside the transaction SQLAlchemy would begin.
         raw = database.engine.raw_connection()
