@@ -211,7 +211,7 @@ def test_the_bulk_export_zip_is_private(clean_db, world, assigned, tmp_path, uma
     with clean_db.transaction() as db:
         job = bulk.start_job(db, actor_for(clean_db, world.manager), db.get(Organization, world.shop.id))
     bulk.run_job(clean_db.transaction, job.id, actor_for(clean_db, world.manager), tmp_path,
-                 "http://127.0.0.1:8000")
+                 "http://127.0.0.1:8000", "test-secret-" + "x" * 40)
     with clean_db.session() as db:
         assert db.get(ExportJob, job.id).status == "done"
     assert mode(tmp_path / job.file_name) == 0o600

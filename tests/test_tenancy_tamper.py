@@ -130,6 +130,9 @@ def test_a_chain_rewritten_with_recomputed_hashes_is_detected(cli, clean_db, wor
 @pytest.mark.parametrize("case", ["shop entry changed", "shop entry deleted", "entry of no organization changed"])
 def test_a_changed_or_deleted_audit_entry_is_detected(cli, clean_db, world, assigned, case):
     history(clean_db, world, assigned)
+    # An account made on the command line belongs to no organization, so its entry has none either.
+    cli("users", "create", "--email", "pat.operator@example.com", "--name", "Pat Operator",
+        "--password", "a-long-operator-password")
     cli("audit", "checkpoint")
     victim = shop_entry_ids(clean_db, world.shop.id)[-2]
     if case == "shop entry changed":
