@@ -175,6 +175,13 @@ def get_person_for_admin(db: Session, actor: Actor, person_id: int) -> Person:
     return person
 
 
+def memberships_shown_to(actor: Actor, memberships: list[tuple[Membership, Organization]]) -> list:
+    """An admin sees a person's roles at the admin's own organizations only: where else the person works is
+    not theirs to know."""
+    mine = actor.orgs_where("admin")
+    return [(m, org) for m, org in memberships if org.id in mine]
+
+
 def require_account_manager(db: Session, actor: Actor, person: Person) -> None:
     """403 with the reason: the admin sees this person, but the account is not theirs to change."""
     if not can_manage_account(db, actor, person):

@@ -162,10 +162,8 @@ def person_edit(db: Db, actor: Me, person_id: FromPath[int]) -> Response:
 
 
 def _person_page(db: Session, actor: Actor, person, *, form, errors, status_code=200) -> Response:
-    # Only the roles at the admin's own organizations: where else the person works is not theirs to know.
-    mine = actor.orgs_where("admin")
     return page("admin/person_form.html", status_code=status_code, person=person, form=form, errors=errors,
-                memberships=[(m, o) for m, o in roster.memberships_of(db, person.id) if o.id in mine],
+                memberships=policy.memberships_shown_to(actor, roster.memberships_of(db, person.id)),
                 manages=policy.can_manage_account(db, actor, person))
 
 
