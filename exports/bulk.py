@@ -39,8 +39,11 @@ def running_jobs(db: Session, shop_id: int) -> int:
 
 
 def start_job(db: Session, actor: Actor, shop: Organization) -> ExportJob:
-    # The shop's row lock lines up two requests that arrive together (SQLite: the write lock does it).
-    db.exec(select(Organization.id).where(Organization.id == shop.id).with_for_update()).one()
+    # The shop's row lock lines up two requests that arrive together (SQLite: the write lock does it). FOR NO KEY
+    # UPDATE, not FOR UPDATE: a checkpoint writer holds the audit table's lock and then inserts rows that point
+    # at this shop (its key share lock), while this transaction goes on to write an audit entry; FOR UPDATE
+    # would make the two wait for each other (a deadlock PostgreSQL answered with a 500).
+    db.exec(select(Organization.id).where(Organization.id == shop.id).with_for_update(key_share=True)).one()
     if running_jobs(db, shop.id) >= MAX_RUNNING_PER_SHOP:
         raise FormError({"": f"{MAX_RUNNING_PER_SHOP} exports of this shop are still running. Start another when "
                              "one of them has finished; the list below shows their progress."})

@@ -305,3 +305,41 @@ def test_a_made_up_csrf_token_matching_a_made_up_cookie_is_refused(clean_db, wor
     jar.delete("csrftoken")
     jar.set("csrftoken", real)
     assert browser.client.post(url, json=body, headers={"x-csrftoken": real}).status_code == 201
+
+
+def test_a_bulk_export_and_a_checkpoint_at_the_same_moment_both_finish(clean_db, world, monkeypatch):
+    """Found by CI on PostgreSQL: the export's shop lock (taken first) against a checkpoint writer holding the
+    audit table's lock and inserting rows that point at the shop. They must queue, not deadlock."""
+    import threading
+
+    from exports import checkpoints
+
+    failures, writers, count = [], [], bulk.running_jobs
+
+    def write_checkpoint():
+        try:
+            with clean_db.transaction() as db:
+                checkpoints.write_checkpoint(db, world.shop.id, secret="test-secret-" + "x" * 40,
+                                             base_url="http://127.0.0.1:8000")
+        except Exception as exc:  # noqa: BLE001 (reported below, whatever it is)
+            failures.append(exc)
+
+    def running_jobs_while_a_checkpoint_starts(db, shop_id):
+        # start_job holds the shop's lock here, before it writes its audit entry
+        writer = threading.Thread(target=write_checkpoint)
+        writers.append(writer)
+        writer.start()
+        writer.join(1.5)  # past PostgreSQL's deadlock_timeout (1 s), or done
+        return count(db, shop_id)
+
+    monkeypatch.setattr(bulk, "running_jobs", running_jobs_while_a_checkpoint_starts)
+    try:
+        with clean_db.transaction() as db:
+            job = bulk.start_job(db, actor_for(clean_db, world.manager), db.get(Organization, world.shop.id))
+    except Exception as exc:  # noqa: BLE001
+        failures.append(exc)
+    for writer in writers:
+        writer.join(10)
+    assert len(writers) == 1 and failures == []
+    with clean_db.session() as db:
+        assert db.get(ExportJob, job.id) is not None
