@@ -17,12 +17,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from mentoring import customize, people
-from mentoring.customize import AssignmentIn
-from mentoring.models import Organization
-from mentoring.people import NewPersonIn, OrganizationIn, TriadIn
-from mentoring.policy import Actor
-from mentoring.progress import tasks_of
+from mentoring.access.policy import Actor
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn
+from mentoring.people.models import Organization
+from mentoring.people.triads import TriadIn
+from mentoring.progress import customize
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.signoffs import tasks_of
 from tasklists import store
 from web import migrate
 from web.db import Database
@@ -132,11 +134,11 @@ def seed(database: Database, levels: list[str]) -> Seed:
     """One shop, a manager, one mentor with a password and PIN, and one mentee per entry of `levels`,
     each assigned a published automobile list at that level (MAST: 372 tasks, MLR: 190)."""
     with database.transaction() as db:
-        shop = people.create_organization(db, OPERATOR, OrganizationIn(name="Bench Motors", kind="dealership"))
+        shop = accounts.create_organization(db, OPERATOR, OrganizationIn(name="Bench Motors", kind="dealership"))
 
         def member(name: str, role: str, *, secret: bool) -> int:
             email = name.lower().replace(" ", ".") + "@bench.example"
-            person = people.add_member(db, OPERATOR, shop, NewPersonIn(
+            person = accounts.add_member(db, OPERATOR, shop, NewPersonIn(
                 full_name=name, email=email, role=role,
                 password=PASSWORD if secret else "", pin=PIN if secret else ""))
             return person.id
@@ -153,7 +155,7 @@ def seed(database: Database, levels: list[str]) -> Seed:
         for i, level in enumerate(levels, start=1):
             # Mentees get no password: hashing 40 of them with argon2 would only slow the set-up.
             mentee_id = member(f"Mentee {i:03d}", "mentee", secret=False)
-            triad = people.create_triad(db, OPERATOR, shop, TriadIn(
+            triad = triads.create_triad(db, OPERATOR, shop, TriadIn(
                 mentee_id=mentee_id, mentor_id=mentor_id, manager_id=manager_id))
             assignment = customize.assign(db, OPERATOR, shop, AssignmentIn(
                 triad_id=triad.id, version_id=versions[level].id, start_date="2026-01-05"))

@@ -30,8 +30,9 @@ from signoff import REPO, SESSION_COOKIE, serve
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from mentoring import tablets
-from mentoring.models import Organization, Person, ProgressEvent
+from mentoring.access import tablets
+from mentoring.people.models import Organization, Person
+from mentoring.progress.models import ProgressEvent
 from web import sessions
 from web.db import Database
 from web.deps import TABLET_COOKIE

@@ -28,12 +28,16 @@ from _common import OPERATOR, PASSWORD, fresh_database, percentile, prepare, set
 from litestar.testing import TestClient
 from taskpage import ServerTimer, StatementCounter
 
-from mentoring import customize, payplan, people, reviews
-from mentoring.customize import AssignmentIn
-from mentoring.models import Assignment, ProgressEvent, Triad
-from mentoring.people import NewPersonIn, OrganizationIn, TriadIn
-from mentoring.policy import Actor, load_actor
-from mentoring.progress import event_hash, tasks_of
+from mentoring.access.policy import Actor, load_actor
+from mentoring.oversight import payplan, reviews
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn
+from mentoring.people.models import Triad
+from mentoring.people.triads import TriadIn
+from mentoring.progress import customize
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.signoffs import event_hash, tasks_of
 from tasklists import store
 from web.app import create_app
 from web.db import Database
@@ -48,11 +52,11 @@ def seed_shop(database: Database, mentees: int) -> dict:
     rng = random.Random(5)
     now = datetime.now(UTC)
     with database.transaction() as db:
-        shop = people.create_organization(db, OPERATOR, OrganizationIn(name="Bench Motors", kind="dealership"))
+        shop = accounts.create_organization(db, OPERATOR, OrganizationIn(name="Bench Motors", kind="dealership"))
 
         def member(name: str, role: str, password: str = "") -> int:
             email = name.lower().replace(" ", ".") + "@bench.example"
-            return people.add_member(db, OPERATOR, shop, NewPersonIn(full_name=name, email=email, role=role,
+            return accounts.add_member(db, OPERATOR, shop, NewPersonIn(full_name=name, email=email, role=role,
                                                                      password=password)).id
 
         manager_id = member("Mara Manager", "manager", PASSWORD)
@@ -61,13 +65,13 @@ def seed_shop(database: Database, mentees: int) -> dict:
         task_list = customize.start_list(db, OPERATOR, shop, template_id=automobile.id, level="MAST",
                                          name="Bench MAST")
         version = customize.publish(db, OPERATOR, task_list)
-        manager = load_actor(db, db.get(people.Person, manager_id), "bench")
+        manager = load_actor(db, db.get(accounts.Person, manager_id), "bench")
         events = 0
         for i in range(1, mentees + 1):
             mentee_id = member(f"Mentee {i:03d}", "mentee")
             weeks = rng.randint(2, 40)
             start = now - timedelta(weeks=weeks)
-            triad = people.create_triad(db, OPERATOR, shop, TriadIn(
+            triad = triads.create_triad(db, OPERATOR, shop, TriadIn(
                 mentee_id=mentee_id, mentor_id=mentors[i % len(mentors)], manager_id=manager_id))
             triad.started_at = start
             assignment = customize.assign(db, OPERATOR, shop, AssignmentIn(

@@ -25,9 +25,10 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from exports import pdf, record
-from mentoring import progress
-from mentoring.models import Assignment, Person
-from mentoring.policy import load_actor
+from mentoring.access.policy import load_actor
+from mentoring.people.models import Person
+from mentoring.progress import signoffs
+from mentoring.progress.models import Assignment
 from web.db import Database
 
 GOAL_RATIO = 1.5
@@ -88,9 +89,9 @@ def main() -> int:
             mentor = load_actor(db, db.get(Person, seeded.mentor_id), ip="bench")
             manager = load_actor(db, db.get(Person, seeded.manager_id), ip="bench")
             for i, code in enumerate(seeded.assignments[0].codes):
-                progress.sign_off(db, mentor, assignment_id, code, rating=3 + i % 3, pin=None)
+                signoffs.sign_off(db, mentor, assignment_id, code, rating=3 + i % 3, pin=None)
                 if i % 6 == 0:
-                    progress.countersign(db, manager, assignment_id, code)
+                    signoffs.countersign(db, manager, assignment_id, code)
         with database.session() as db:
             assignment = db.get(Assignment, assignment_id)
             read_s, content = timed(lambda: record.build_content(db, assignment), args.runs)

@@ -31,7 +31,9 @@ from _common import PASSWORD, PIN, Seed, fresh_database, percentile, prepare, se
 from sqlalchemy import func
 from sqlmodel import select
 
-from mentoring.models import Person, ProgressEvent, TabletDevice
+from mentoring.access.models import TabletDevice
+from mentoring.people.models import Person
+from mentoring.progress.models import ProgressEvent
 from web import sessions
 from web.app import WORKER_THREADS
 from web.db import Database
@@ -41,7 +43,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 SESSION_COOKIE = "mentoring_session"  # the name for an http:// base URL (web.deps.session_cookie_name)
 GOAL_RATIO, GOAL_P99_MS = 0.15, 100.0
-TABLET_MAX_SECONDS = 45  # a tablet turn expires after 60 s without a tap (mentoring.tablets.IDLE_SECONDS)
+TABLET_MAX_SECONDS = 45  # a tablet turn expires after 60 s without a tap (mentoring.access.tablets.IDLE_SECONDS)
 
 
 # --- servers -------------------------------------------------------------------------------------

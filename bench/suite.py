@@ -33,12 +33,16 @@ from signoff import BENCH, SESSION_COOKIE, Row, expect, measure, print_table, se
 from sqlalchemy import func
 from sqlmodel import select
 
-from mentoring import customize, people, progress, tablets
+from mentoring.access import tablets
+from mentoring.access.policy import Actor, load_actor
 from mentoring.clock import utcnow
-from mentoring.customize import AssignmentIn
-from mentoring.models import Organization, Person, ProgressEvent
-from mentoring.people import NewPersonIn, OrganizationIn, TriadIn
-from mentoring.policy import Actor, load_actor
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn
+from mentoring.people.models import Organization, Person
+from mentoring.people.triads import TriadIn
+from mentoring.progress import customize, signoffs
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import ProgressEvent
 from tasklists import store
 from web import sessions
 from web.db import Database
@@ -52,12 +56,12 @@ def seed_shops(database: Database, shops: int, per_shop: int, rng: random.Random
         automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
     for n in range(1, shops + 1):
         with database.transaction() as db:
-            shop = people.create_organization(db, OPERATOR, OrganizationIn(name=f"Bench Shop {n:02d}",
+            shop = accounts.create_organization(db, OPERATOR, OrganizationIn(name=f"Bench Shop {n:02d}",
                                                                             kind="dealership"))
 
             def member(name: str, role: str, secret: bool, n=n, shop=shop):
                 email = f"{name.lower().replace(' ', '.')}.{n:02d}@bench.example"
-                return people.add_member(db, OPERATOR, shop, NewPersonIn(
+                return accounts.add_member(db, OPERATOR, shop, NewPersonIn(
                     full_name=f"{name} {n:02d}", email=email, role=role,
                     password=PASSWORD if secret else "", pin=""))
 
@@ -70,22 +74,22 @@ def seed_shops(database: Database, shops: int, per_shop: int, rng: random.Random
             for k in range(per_shop):
                 mentee = member(f"Mentee {k:02d}", "mentee", False)
                 mentor = k % 2
-                triad = people.create_triad(db, OPERATOR, shop, TriadIn(
+                triad = triads.create_triad(db, OPERATOR, shop, TriadIn(
                     mentee_id=mentee.id, mentor_id=mentors[mentor].id, manager_id=manager.id))
                 assignment = customize.assign(db, OPERATOR, shop, AssignmentIn(
                     triad_id=triad.id, version_id=version.id, start_date="2026-03-02"))
-                codes = [t.code for t in progress.tasks_of(db, assignment)]
+                codes = [t.code for t in signoffs.tasks_of(db, assignment)]
                 as_mentee = Actor(mentee.id, mentee.full_name, memberships=frozenset({(shop.id, "mentee")}))
                 signed = int(len(codes) * rng.uniform(0.10, 0.40))
                 start = utcnow() - timedelta(days=120)
                 for i, code in enumerate(codes[:signed]):
                     at = start + timedelta(hours=6 * i)
-                    progress.sign_off(db, as_mentor[mentor], assignment.id, code, rating=rng.choice([3, 4, 5]),
+                    signoffs.sign_off(db, as_mentor[mentor], assignment.id, code, rating=rng.choice([3, 4, 5]),
                                       pin=None, device="bench", at=at)
                 for code in codes[signed:signed + 4]:
-                    progress.log_practice(db, as_mentee, assignment.id, code, hours="1")
+                    signoffs.log_practice(db, as_mentee, assignment.id, code, hours="1")
                 for code in codes[signed + 4:signed + 7]:
-                    progress.request_signoff(db, as_mentee, assignment.id, code)
+                    signoffs.request_signoff(db, as_mentee, assignment.id, code)
                 out["assignments"].append(assignment.id)
                 out["pending"] += [(assignment.id, c) for c in codes[signed + 7:]]
             out["managers"].append((shop.id, manager.email))
@@ -181,15 +185,15 @@ def main() -> int:
             mentor = db.get(Person, mentor_id)
             turns = [sessions.start(db, mentor, ip="127.0.0.1", user_agent="bench/suite.py", tablet_id=tablet_id)
                      for _ in mine]
-        signoffs = [_load.Plan() for _ in range(args.clients)]
+        signing = [_load.Plan() for _ in range(args.clients)]
         for n, ((assignment_id, code), turn) in enumerate(zip(mine, turns, strict=True)):
             body, content_type = _load.multipart({"_csrf_token": csrf, "rating": "3", "pin": "", "note": ""},
                                                  {"photo": ("", b"", "application/octet-stream")})
-            signoffs[n % args.clients].requests.append(_load.Req(
+            signing[n % args.clients].requests.append(_load.Req(
                 "POST", f"/assignments/{assignment_id}/tasks/{code}/signoff",
                 {"Cookie": f"{TABLET_COOKIE}={tablet}; {SESSION_COOKIE}={turn}; csrftoken={csrf}",
                  "Content-Type": content_type}, body))
-        rows.append(measure("POST sign-off (tablet turn)", app, signoffs, min(args.seconds, 45), processes,
+        rows.append(measure("POST sign-off (tablet turn)", app, signing, min(args.seconds, 45), processes,
                             "/healthz", "httpx"))
 
         print()

@@ -23,9 +23,10 @@ from _common import PASSWORD, Seed, fresh_database, percentile, prepare, seed, s
 from litestar.testing import TestClient
 from sqlalchemy import event
 
-from mentoring import progress
-from mentoring.models import Assignment, Person
-from mentoring.policy import load_actor
+from mentoring.access.policy import load_actor
+from mentoring.people.models import Person
+from mentoring.progress import signoffs
+from mentoring.progress.models import Assignment
 from web.app import create_app
 from web.db import Database
 from web.settings import Settings
@@ -78,14 +79,14 @@ def add_progress(database: Database, s: Seed) -> dict[int, int]:
             practiced = [c for c in a.codes[1::7] if c not in signed]
             ready = [c for c in a.codes[2::11] if c not in signed]
             for code in a.codes[::3]:
-                progress.sign_off(db, mentor, a.id, code, rating=3, pin=None, note="Observed.",
+                signoffs.sign_off(db, mentor, a.id, code, rating=3, pin=None, note="Observed.",
                                   device="bench setup")
             for code in practiced:
-                progress.log_practice(db, mentee, a.id, code, hours="1.5", note="Practised on the trainer.",
+                signoffs.log_practice(db, mentee, a.id, code, hours="1.5", note="Practised on the trainer.",
                                       device="bench setup")
             for code in ready:
-                progress.request_signoff(db, mentee, a.id, code, device="bench setup")
-            events[a.id] = len(progress.events_of(db, a.id))
+                signoffs.request_signoff(db, mentee, a.id, code, device="bench setup")
+            events[a.id] = len(signoffs.events_of(db, a.id))
     return events
 
 

@@ -37,9 +37,11 @@ from signoff import SESSION_COOKIE, expect, serve
 from sqlalchemy import func
 from sqlmodel import select
 
-from mentoring import people, tablets
-from mentoring.models import EvidencePhoto, Organization, Person
-from mentoring.people import NewPersonIn, OrganizationIn
+from mentoring.access import tablets
+from mentoring.people import accounts
+from mentoring.people.accounts import NewPersonIn, OrganizationIn
+from mentoring.people.models import Organization, Person
+from mentoring.progress.models import EvidencePhoto
 from web import sessions
 from web.db import Database
 from web.deps import TABLET_COOKIE
@@ -97,8 +99,8 @@ def seed_shops(database: Database, mentees: int) -> Shops:
     with database.transaction() as db:
         shop = db.get(Organization, s.shop_id)
         device, token = tablets.enroll(db, OPERATOR, shop, "Bay 1")
-        other = people.create_organization(db, OPERATOR, OrganizationIn(name="Other Garage", kind="independent"))
-        other_mentor = people.add_member(db, OPERATOR, other, NewPersonIn(
+        other = accounts.create_organization(db, OPERATOR, OrganizationIn(name="Other Garage", kind="independent"))
+        other_mentor = accounts.add_member(db, OPERATOR, other, NewPersonIn(
             full_name="Otto Outsider", email="otto@other.example", role="mentor", pin=PIN))
         other_device, other_token = tablets.enroll(db, OPERATOR, other, "Other bay")
         ids = (device.id, other_mentor.id, other_device.id)

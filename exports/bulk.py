@@ -17,11 +17,12 @@ from sqlmodel import Session, func, select
 from exports import checkpoints, keys
 from exports.models import ExportJob
 from exports.service import export_record
-from mentoring import audit
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import Assignment, Organization
-from mentoring.policy import Actor
+from mentoring.people.models import Organization
+from mentoring.progress.models import Assignment
+from mentoring.trail import audit
 
 log = logging.getLogger("mentoring.exports")
 

@@ -1,4 +1,4 @@
-"""Signed checkpoints of each organization's history (mentoring/checkpoints.py says what they state).
+"""Signed checkpoints of each organization's history (mentoring/trail/checkpoints.py says what they state).
 
 Written by `mentoring audit checkpoint` (cron) and after records and credentials are issued, signed with
 the organization's issuer key, published at /orgs/<id>/checkpoints.json and checked by `mentoring audit
@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 from exports import keys
 from exports.models import AuditCheckpoint, IssuerKey
-from mentoring import checkpoints
-from mentoring.checkpoints import Finding, Stated
 from mentoring.clock import utcnow
-from mentoring.models import Organization
+from mentoring.people.models import Organization
+from mentoring.trail import checkpoints
+from mentoring.trail.checkpoints import Finding, Stated
 
 PUBLISHED = 100  # newest checkpoints in the public document
 
@@ -54,7 +54,7 @@ def write_checkpoint(db: Session, org_id: int, *, secret: str, base_url: str) ->
     """Sign what the organization's history is now; nothing when it is what the last checkpoint said.
 
     Call it at the start of a transaction of its own (after the issuing one commits): it first waits
-    for every transaction writing audit entries, see mentoring.checkpoints.hold_audit_writers. Raises
+    for every transaction writing audit entries, see mentoring.trail.checkpoints.hold_audit_writers. Raises
     BadSignature when the newest checkpoint is not genuine, and keys.KeyUnavailable."""
     checkpoints.hold_audit_writers(db)  # also keeps two first checkpoints from both making the key
     stored = keys.key_for(db, org_id, secret)

@@ -22,11 +22,12 @@ from sqlmodel import Session, select
 from exports import keys
 from exports.models import IssuedCredential
 from exports.record import content_of, issue_record
-from mentoring import audit
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import Assignment, Organization, Person
-from mentoring.policy import Actor
+from mentoring.people.models import Organization, Person
+from mentoring.progress.models import Assignment
+from mentoring.trail import audit
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"

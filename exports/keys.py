@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey
 from sqlmodel import Session, select
 
 from exports.models import IssuerKey
-from mentoring.models import Organization
+from mentoring.people.models import Organization
 
 ALGORITHM = "ES256"
 

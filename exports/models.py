@@ -5,7 +5,11 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-import mentoring.models  # noqa: F401  (tables these point at)
+import mentoring.access.models  # noqa: F401  (tables these point at)
+import mentoring.oversight.models  # noqa: F401  (tables these point at)
+import mentoring.people.models  # noqa: F401  (tables these point at)
+import mentoring.progress.models  # noqa: F401  (tables these point at)
+import mentoring.trail.models  # noqa: F401  (tables these point at)
 from mentoring.clock import utcnow
 
 
@@ -86,7 +90,7 @@ class ExportJob(SQLModel, table=True):
 
 
 class AuditCheckpoint(SQLModel, table=True):
-    """A signed statement of an organization's hash chains and audit log at a moment (mentoring/checkpoints.py).
+    """A signed statement of an organization's hash chains and audit log at a moment (mentoring/trail/checkpoints.py).
 
     Rows are only ever added; each names the hash of the one before, and the published copies let anyone
     keep them outside the database."""

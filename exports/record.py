@@ -12,11 +12,13 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from exports.models import CompletionRecord, RecordFile
-from mentoring import audit, board
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
-from mentoring.models import Assignment, Enrollment, Organization, Person, Triad, TriadMentorChange
-from mentoring.policy import Actor
-from mentoring.progress import RATINGS
+from mentoring.people.models import Enrollment, Organization, Person, Triad, TriadMentorChange
+from mentoring.progress import board
+from mentoring.progress.models import Assignment
+from mentoring.progress.signoffs import RATINGS
+from mentoring.trail import audit
 from tasklists.models import TaskListTemplate
 
 FORMAT = "workplace-mentoring/completion-record@1"

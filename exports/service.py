@@ -7,8 +7,8 @@ from sqlmodel import Session
 
 from exports import formats, pdf
 from exports.record import content_of, issue_record, remember_file
-from mentoring.models import Assignment
-from mentoring.policy import Actor
+from mentoring.access.policy import Actor
+from mentoring.progress.models import Assignment
 
 FORMATS = ("pdf", "csv", "json")
 MEDIA = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "json": "application/json"}

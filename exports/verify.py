@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from exports import credentials, formats
 from exports.models import CompletionRecord, RecordFile
 from exports.record import content_hash, content_of, find_record, status_of
-from mentoring import disclosure
+from mentoring.access import disclosure
 
 CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\b")
 
@@ -31,7 +31,7 @@ class Verdict:
 def public_record(db: Session, record: CompletionRecord) -> dict | None:
     """What anyone verifying the record may read: the mentee, the shop, what was achieved and when, who signed
     and what each signature meant. Not the school or instructor, not why a sign-off or the record was revoked,
-    and ratings only if the mentee chose to show them (mentoring/disclosure.py)."""
+    and ratings only if the mentee chose to show them (mentoring/access/disclosure.py)."""
     content = content_of(record)
     if not content:
         return None

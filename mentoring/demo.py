@@ -6,12 +6,15 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
-from mentoring import customize, people, progress
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
-from mentoring.customize import AssignmentIn
-from mentoring.models import Assignment, Membership, Organization, Person, Triad
-from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
-from mentoring.policy import Actor
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn
+from mentoring.people.models import Membership, Organization, Person, Triad
+from mentoring.people.triads import EnrollmentIn, TriadIn
+from mentoring.progress import customize, signoffs
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import Assignment
 from tasklists import store
 
 DEMO_PASSWORD = "demo-mentoring-2026"
@@ -69,25 +72,25 @@ def seed(db: Session) -> bool:
     """Create the demo once; return False when it was already there."""
     if is_seeded(db):
         return False
-    operator = people.create_person(db, None, people.PersonIn(full_name=OPERATOR[0], email=OPERATOR[1]),
+    operator = accounts.create_person(db, None, accounts.PersonIn(full_name=OPERATOR[0], email=OPERATOR[1]),
                                     password=DEMO_PASSWORD, superuser=True)
     actor = Actor(operator.id, operator.full_name, True, ip="demo")
-    orgs = {name: people.create_organization(db, actor, OrganizationIn(name=name, kind=kind))
+    orgs = {name: accounts.create_organization(db, actor, OrganizationIn(name=name, kind=kind))
             for name, kind in ORGS}
     ids: dict[str, int] = {}
     for name, email, org, roles in PEOPLE:
         for i, role in enumerate(roles):
-            person = people.add_member(db, actor, orgs[org], NewPersonIn(
+            person = accounts.add_member(db, actor, orgs[org], NewPersonIn(
                 full_name=name, email=email, role=role,
                 password=DEMO_PASSWORD if i == 0 else "", pin=DEMO_PIN if i == 0 else ""))
             ids[name] = person.id
     for mentee, mentor, manager in TRIADS:
         shop = next(orgs[o] for n, _, o, _ in PEOPLE if n == mentee)
-        people.create_triad(db, actor, shop, TriadIn(mentee_id=ids[mentee], mentor_id=ids[mentor],
+        triads.create_triad(db, actor, shop, TriadIn(mentee_id=ids[mentee], mentor_id=ids[mentor],
                                                      manager_id=ids[manager]))
     school = orgs[ORGS[2][0]]
     for student, consent in ENROLLMENTS:
-        people.create_enrollment(db, actor, orgs["Riverside Toyota"], EnrollmentIn(
+        triads.create_enrollment(db, actor, orgs["Riverside Toyota"], EnrollmentIn(
             mentee_id=ids[student], school_id=school.id, instructor_id=ids["Karen Holt"],
             consent_active=consent))
     _task_lists(db, actor, orgs, ids)
@@ -147,52 +150,52 @@ def _history(db: Session) -> None:
         mentor, manager = db.get(Person, triad.mentor_id), db.get(Person, triad.manager_id)
         as_mentee, as_mentor, as_manager = (_actor(db, p) for p in (mentee, mentor, manager))
         signed, practising, ready = PROGRESS[mentee.full_name]
-        open_tasks = [t for t in progress.tasks_of(db, assignment) if not t.not_applicable]
+        open_tasks = [t for t in signoffs.tasks_of(db, assignment) if not t.not_applicable]
         moment = now - timedelta(weeks=10)
         step = (timedelta(weeks=9) / max(signed, 1))
         for i, task in enumerate(open_tasks[:signed]):
             moment += step
-            progress.log_practice(db, as_mentee, assignment.id, task.code, hours=rng.choice(["0.5", "1", "1.5", "2"]),
+            signoffs.log_practice(db, as_mentee, assignment.id, task.code, hours=rng.choice(["0.5", "1", "1.5", "2"]),
                                   at=moment)
-            progress.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=3))
-            progress.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 3, 4, 4, 5]), pin=None,
+            signoffs.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=3))
+            signoffs.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 3, 4, 4, 5]), pin=None,
                               ro_number=f"RO-{rng.randint(10000, 99999)}", device="shop tablet: Bay 2",
                               at=moment + timedelta(days=1))
             if i % 6 == 0:
-                progress.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(days=2))
+                signoffs.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(days=2))
         later = open_tasks[signed:signed + practising + ready]
         for i, task in enumerate(later):
             moment = now - timedelta(days=6 - i * 0.5, hours=rng.randint(1, 5))
-            progress.log_practice(db, as_mentee, assignment.id, task.code, hours="1", at=moment)
+            signoffs.log_practice(db, as_mentee, assignment.id, task.code, hours="1", at=moment)
             if i >= practising:
-                progress.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=2))
+                signoffs.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=2))
 
 
 def _actor(db: Session, person: Person) -> Actor:
-    from mentoring.policy import load_actor
+    from mentoring.access.policy import load_actor
     return load_actor(db, person, ip="demo")
 
 
 def _reviews_pay_and_tools(db: Session, actor: Actor, shop: Organization) -> None:
     """Manager material at Riverside, so that every dashboard flag shows: one overdue review, one pay step
     due, tool notes, and a stalled mentee (Jordan, whose last sign-off was five weeks ago)."""
-    from mentoring import dashboard, payplan, reviews
+    from mentoring.oversight import dashboard, payplan, reviews
 
     now = utcnow()
     mentor = db.exec(select(Person).where(Person.email == "janelle.price@riverside.example")).one()
     manager = db.exec(select(Person).where(Person.email == "marcus.bell@riverside.example")).one()
-    jordan = people.add_member(db, actor, shop, NewPersonIn(full_name="Jordan Reyes", role="mentee",
+    jordan = accounts.add_member(db, actor, shop, NewPersonIn(full_name="Jordan Reyes", role="mentee",
                                                             email="jordan.reyes@riverside.example"))
-    triad = people.create_triad(db, actor, shop, TriadIn(mentee_id=jordan.id, mentor_id=mentor.id,
+    triad = triads.create_triad(db, actor, shop, TriadIn(mentee_id=jordan.id, mentor_id=mentor.id,
                                                          manager_id=manager.id))
     version = db.get(Assignment, db.exec(select(Assignment.id).where(Assignment.shop_id == shop.id)).first())
     assignment = customize.assign(db, actor, shop, AssignmentIn(
         triad_id=triad.id, version_id=version.version_id, start_date=date.today() - timedelta(weeks=10)))
     as_mentor, as_jordan = _actor(db, mentor), _actor(db, jordan)
-    for i, task in enumerate([t for t in progress.tasks_of(db, assignment) if not t.not_applicable][:6]):
+    for i, task in enumerate([t for t in signoffs.tasks_of(db, assignment) if not t.not_applicable][:6]):
         moment = now - timedelta(weeks=9) + timedelta(days=5 * i)
-        progress.log_practice(db, as_jordan, assignment.id, task.code, hours="1", at=moment)
-        progress.sign_off(db, as_mentor, assignment.id, task.code, rating=3, pin=None, at=moment + timedelta(days=1))
+        signoffs.log_practice(db, as_jordan, assignment.id, task.code, hours="1", at=moment)
+        signoffs.sign_off(db, as_mentor, assignment.id, task.code, rating=3, pin=None, at=moment + timedelta(days=1))
 
     as_manager = _actor(db, manager)
     for t in db.exec(select(Triad).where(Triad.shop_id == shop.id).order_by(Triad.id)).all():
@@ -207,17 +210,17 @@ def _reviews_pay_and_tools(db: Session, actor: Actor, shop: Organization) -> Non
                 [manager, db.get(Person, t.mentor_id), mentee]
             for person in signers:
                 reviews.sign(db, _actor(db, person), review, t, f"{review.title}: steady work; keep going.")
-    triads = {db.get(Person, t.mentee_id).full_name: t for t in db.exec(select(Triad)).all()}
-    payplan.add_pay_step(db, as_manager, triads["Aisha Khan"], dict(
+    by_mentee = {db.get(Person, t.mentee_id).full_name: t for t in db.exec(select(Triad)).all()}
+    payplan.add_pay_step(db, as_manager, by_mentee["Aisha Khan"], dict(
         title="First raise", amount="1.50", milestone="coverage", milestone_percent="20",
         note="Agreed at hiring: first raise once a fifth of the list is signed."))
-    payplan.add_pay_step(db, as_manager, triads["Tyler Brooks"], dict(
+    payplan.add_pay_step(db, as_manager, by_mentee["Tyler Brooks"], dict(
         title="Brakes raise", percent="3", milestone="area_p1", milestone_area="V", shared=True,
         note="Tyler asked about this in the 30-day check-in."))
-    payplan.add_pay_step(db, as_manager, triads["Devon Miller"], dict(
+    payplan.add_pay_step(db, as_manager, by_mentee["Devon Miller"], dict(
         title="Six-month step", amount="1.00", milestone="date",
         milestone_date=(date.today() + timedelta(weeks=16)).isoformat()))
-    payplan.add_tool_record(db, as_manager, triads["Tyler Brooks"], dict(
+    payplan.add_tool_record(db, as_manager, by_mentee["Tyler Brooks"], dict(
         kind="allowance", description="Yearly tool allowance", amount="500", on_date=date.today().replace(day=1),
         shared=True))
     payplan.add_tool_record(db, as_manager, triads["Tyler Brooks"], dict(
@@ -237,24 +240,24 @@ def _completed_areas(db: Session, actor: Actor, orgs: dict) -> None:
     shop = orgs["Hillcrest Auto Repair"]
     mentor = db.exec(select(Person).where(Person.email == "hank.doyle@hillcrest.example")).one()
     manager = db.exec(select(Person).where(Person.email == "rosa.delgado@hillcrest.example")).one()
-    sam = people.add_member(db, actor, shop, NewPersonIn(full_name=COMPLETED_MENTEE[0], email=COMPLETED_MENTEE[1],
+    sam = accounts.add_member(db, actor, shop, NewPersonIn(full_name=COMPLETED_MENTEE[0], email=COMPLETED_MENTEE[1],
                                                          role="mentee", password=DEMO_PASSWORD, pin=DEMO_PIN))
-    triad = people.create_triad(db, actor, shop, TriadIn(mentee_id=sam.id, mentor_id=mentor.id, manager_id=manager.id))
+    triad = triads.create_triad(db, actor, shop, TriadIn(mentee_id=sam.id, mentor_id=mentor.id, manager_id=manager.id))
     version_id = db.exec(select(Assignment.version_id).where(Assignment.shop_id == shop.id)).first()
     start = date.today() - timedelta(weeks=16)
     assignment = customize.assign(db, actor, shop, AssignmentIn(
         triad_id=triad.id, version_id=version_id, start_date=start, target_date=start + timedelta(weeks=40)))
     as_mentor, as_manager, as_sam = _actor(db, mentor), _actor(db, manager), _actor(db, sam)
-    tasks = [t for t in progress.tasks_of(db, assignment) if not t.not_applicable and t.area_code in ("0", "V")]
+    tasks = [t for t in signoffs.tasks_of(db, assignment) if not t.not_applicable and t.area_code in ("0", "V")]
     rng = random.Random(6)
     moment = utcnow() - timedelta(weeks=15)
     for i, task in enumerate(tasks):
         moment += timedelta(hours=30)
-        progress.log_practice(db, as_sam, assignment.id, task.code, hours="1", at=moment)
-        progress.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 4, 4, 5]), pin=None,
+        signoffs.log_practice(db, as_sam, assignment.id, task.code, hours="1", at=moment)
+        signoffs.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 4, 4, 5]), pin=None,
                           device="shop tablet: Bay 1", at=moment + timedelta(hours=4))
         if i % 5 == 0:
-            progress.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(hours=20))
+            signoffs.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(hours=20))
     redo = tasks[-1].code
-    progress.revoke(db, as_manager, assignment.id, redo, reason="Signed before the bleeder was torqued; redo it.")
-    progress.sign_off(db, as_mentor, assignment.id, redo, rating=3, pin=None, device="shop tablet: Bay 1")
+    signoffs.revoke(db, as_manager, assignment.id, redo, reason="Signed before the bleeder was torqued; redo it.")
+    signoffs.sign_off(db, as_mentor, assignment.id, redo, rating=3, pin=None, device="shop tablet: Bay 1")

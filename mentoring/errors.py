@@ -3,10 +3,12 @@
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from tasklists.errors import FormError
 
-__all__ = ["FormError", "Forbidden", "NotFound", "parse_input"]
+__all__ = ["FormError", "Forbidden", "NotFound", "flush_unique", "parse_input"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,4 +31,13 @@ def parse_input(model: type[M], data: dict) -> M:
             field = str(err["loc"][0]) if err["loc"] else ""
             msg = err["msg"].removeprefix("Value error, ")
             errors.setdefault(field, msg[:1].upper() + msg[1:])
+        raise FormError(errors) from None
+
+
+def flush_unique(db: Session, errors: dict[str, str]) -> None:
+    """Write pending rows; a unique-constraint race surfaces as the field messages the caller's check gives."""
+    try:
+        db.flush()
+    except IntegrityError:
+        db.rollback()
         raise FormError(errors) from None

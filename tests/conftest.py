@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import mentoring.auth
+import mentoring.access.auth
 from web import migrate
 from web.app import create_app
 from web.db import Database
@@ -23,10 +23,10 @@ PASSWORD = "correct-horse-battery"
 def fast_hashing():
     # Real argon2id, cheap parameters: the suite hashes hundreds of passwords.
     # test_auth checks the production parameters on a separate hasher.
-    saved = mentoring.auth._hasher
-    mentoring.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    saved = mentoring.access.auth._hasher
+    mentoring.access.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
     yield
-    mentoring.auth._hasher = saved
+    mentoring.access.auth._hasher = saved
 
 
 @pytest.fixture(scope="session")
@@ -152,18 +152,19 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
-    from mentoring import people
-    from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, TriadIn
-    from mentoring.policy import Actor
+    from mentoring.access.policy import Actor
+    from mentoring.people import accounts, triads
+    from mentoring.people.accounts import NewPersonIn, OrganizationIn
+    from mentoring.people.triads import EnrollmentIn, TriadIn
 
     actor = Actor(None, "test", True)
-    shop = people.create_organization(db, actor, OrganizationIn(name="Riverside Toyota", kind="dealership"))
-    other = people.create_organization(db, actor, OrganizationIn(name="Hillcrest Auto", kind="independent"))
-    school = people.create_organization(db, actor, OrganizationIn(name="Lakeview College", kind="school"))
+    shop = accounts.create_organization(db, actor, OrganizationIn(name="Riverside Toyota", kind="dealership"))
+    other = accounts.create_organization(db, actor, OrganizationIn(name="Hillcrest Auto", kind="independent"))
+    school = accounts.create_organization(db, actor, OrganizationIn(name="Lakeview College", kind="school"))
 
     def member(org, name, role):
         email = name.lower().replace(" ", ".") + "@example.com"
-        return people.add_member(db, actor, org, NewPersonIn(full_name=name, email=email, role=role,
+        return accounts.add_member(db, actor, org, NewPersonIn(full_name=name, email=email, role=role,
                                                              password=PASSWORD, pin="2580"))
 
     w = dict(
@@ -174,17 +175,17 @@ def world(db) -> World:
         other_manager=member(other, "Oscar Manager", "manager"), other_mentor=member(other, "Otto Mentor", "mentor"),
         other_mentee=member(other, "Olga Mentee", "mentee"), instructor=member(school, "Ivy Instructor", "instructor"),
     )
-    people.add_member(db, actor, other, NewPersonIn(full_name="Oscar Manager", email="oscar.manager@example.com",
+    accounts.add_member(db, actor, other, NewPersonIn(full_name="Oscar Manager", email="oscar.manager@example.com",
                                                     role="admin"))
-    w["triad"] = people.create_triad(db, actor, shop, TriadIn(
+    w["triad"] = triads.create_triad(db, actor, shop, TriadIn(
         mentee_id=w["mentee"].id, mentor_id=w["mentor"].id, manager_id=w["manager"].id))
-    people.create_triad(db, actor, shop, TriadIn(
+    triads.create_triad(db, actor, shop, TriadIn(
         mentee_id=w["mentee2"].id, mentor_id=w["mentor2"].id, manager_id=w["manager"].id))
-    w["other_triad"] = people.create_triad(db, actor, other, TriadIn(
+    w["other_triad"] = triads.create_triad(db, actor, other, TriadIn(
         mentee_id=w["other_mentee"].id, mentor_id=w["other_mentor"].id, manager_id=w["other_manager"].id))
-    w["consented"] = people.create_enrollment(db, actor, shop, EnrollmentIn(
+    w["consented"] = triads.create_enrollment(db, actor, shop, EnrollmentIn(
         mentee_id=w["mentee"].id, school_id=school.id, instructor_id=w["instructor"].id, consent_active=True))
-    w["unconsented"] = people.create_enrollment(db, actor, shop, EnrollmentIn(
+    w["unconsented"] = triads.create_enrollment(db, actor, shop, EnrollmentIn(
         mentee_id=w["mentee2"].id, school_id=school.id, instructor_id=w["instructor"].id, consent_active=False))
     db.commit()
     return World(**w)
@@ -228,9 +229,9 @@ def tablet(chromium):
 @pytest.fixture
 def assigned(db, world):
     """The world's mentee works on a published MLR list; returns the Assignment."""
-    from mentoring import customize
-    from mentoring.customize import AssignmentIn
-    from mentoring.policy import Actor
+    from mentoring.access.policy import Actor
+    from mentoring.progress import customize
+    from mentoring.progress.customize import AssignmentIn
     from tasklists import store
 
     operator = Actor(None, "test", True)
@@ -246,7 +247,7 @@ def assigned(db, world):
 
 
 def actor_for(database, person):
-    from mentoring.models import Person
-    from mentoring.policy import load_actor
+    from mentoring.access.policy import load_actor
+    from mentoring.people.models import Person
     with database.session() as db:
         return load_actor(db, db.get(Person, person.id), ip="127.0.0.1")

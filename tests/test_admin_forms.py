@@ -3,24 +3,17 @@
 import pytest
 from sqlmodel import select
 
-from mentoring.models import (
-    AuditEntry,
-    Enrollment,
-    Membership,
-    Organization,
-    Person,
-    Triad,
-    TriadMentorChange,
-)
+from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad, TriadMentorChange
+from mentoring.trail.models import AuditEntry
 
 from .conftest import PASSWORD, count_rows, field_error
 
 
 @pytest.fixture
 def operator(db, world):
-    from mentoring import people
-    from mentoring.people import PersonIn
-    person = people.create_person(db, None, PersonIn(full_name="Site Operator", email="op@example.com"),
+    from mentoring.people import accounts
+    from mentoring.people.accounts import PersonIn
+    person = accounts.create_person(db, None, PersonIn(full_name="Site Operator", email="op@example.com"),
                                   password=PASSWORD, superuser=True)
     db.commit()
     return person
@@ -105,9 +98,9 @@ def test_bad_member_input_rerenders_with_a_field_error(browser, world, clean_db,
 
 
 def test_a_school_admin_adds_an_instructor_but_not_a_mentee(browser, world, db):
-    from mentoring import people
-    from mentoring.people import NewPersonIn
-    school_admin = people.add_member(db, None, world.school, NewPersonIn(
+    from mentoring.people import accounts
+    from mentoring.people.accounts import NewPersonIn
+    school_admin = accounts.add_member(db, None, world.school, NewPersonIn(
         full_name="Sam School", email="sam@lakeview.example", role="admin", password=PASSWORD))
     db.commit()
     browser.login(school_admin.email)
@@ -141,9 +134,9 @@ def test_an_admin_resets_a_locked_out_mentors_password(browser, other_browser, w
 
 
 def test_a_triad_is_started_with_people_of_the_shop(browser, world, db, clean_db):
-    from mentoring import people
-    from mentoring.people import NewPersonIn
-    ben = people.add_member(db, None, world.shop, NewPersonIn(full_name="Ben", email="ben@example.com",
+    from mentoring.people import accounts
+    from mentoring.people.accounts import NewPersonIn
+    ben = accounts.add_member(db, None, world.shop, NewPersonIn(full_name="Ben", email="ben@example.com",
                                                                 role="mentee"))
     db.commit()
     browser.login(world.manager.email)
@@ -195,9 +188,9 @@ def test_ending_a_triad_frees_the_mentee_for_a_new_one(browser, world):
 
 
 def test_enrollments_need_an_instructor_of_that_school(browser, world, clean_db, db):
-    from mentoring import people
-    from mentoring.people import NewPersonIn, OrganizationIn
-    other_school = people.create_organization(db, None, OrganizationIn(name="Eastfield Tech", kind="school"))
+    from mentoring.people import accounts
+    from mentoring.people.accounts import NewPersonIn, OrganizationIn
+    other_school = accounts.create_organization(db, None, OrganizationIn(name="Eastfield Tech", kind="school"))
     db.commit()
     browser.login(world.manager.email)
     before = count_rows(clean_db)
@@ -213,7 +206,7 @@ def test_enrollments_need_an_instructor_of_that_school(browser, world, clean_db,
                                "instructor_id": world.instructor.id})
     assert "already enrolled" in field_error(twice.text, "mentee_id")
     assert count_rows(clean_db) == before
-    people.add_member(db, None, other_school, NewPersonIn(full_name="Eve", email="eve@eastfield.example",
+    accounts.add_member(db, None, other_school, NewPersonIn(full_name="Eve", email="eve@eastfield.example",
                                                           role="instructor"))
     db.commit()
     eve = db.exec(select(Person).where(Person.email == "eve@eastfield.example")).one()

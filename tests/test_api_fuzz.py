@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
-from mentoring import apitokens
-from mentoring.models import Organization
+from mentoring.access import apitokens
+from mentoring.people.models import Organization
 
 from .conftest import actor_for
 

@@ -7,11 +7,14 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
-from mentoring import apitokens, people
+from mentoring.access import apitokens
+from mentoring.access.models import ApiToken
+from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound
-from mentoring.models import ApiToken, Membership, Organization, Person, ProgressEvent
-from mentoring.people import NewPersonIn
-from mentoring.policy import Actor
+from mentoring.people import accounts
+from mentoring.people.accounts import NewPersonIn
+from mentoring.people.models import Membership, Organization, Person
+from mentoring.progress.models import ProgressEvent
 
 from .conftest import actor_for, count_rows
 
@@ -32,7 +35,7 @@ def bearer(raw: str) -> dict[str, str]:
 
 def add_role(database, org, person, role: str) -> None:
     with database.session(write=True) as db:
-        people.add_member(db, Actor(None, "test", True), db.get(Organization, org.id),
+        accounts.add_member(db, Actor(None, "test", True), db.get(Organization, org.id),
                           NewPersonIn(full_name=person.full_name, email=person.email, role=role))
         db.commit()
 
@@ -216,7 +219,7 @@ def test_a_token_stops_working_when_its_person_is_deactivated_or_leaves(client, 
     with clean_db.session(write=True) as db:
         db.get(Person, world.mentee2.id).is_active = False
         role = db.exec(select(Membership).where(Membership.person_id == world.admin.id)).one()
-        people.remove_membership(db, Actor(None, "test", True), role)
+        accounts.remove_membership(db, Actor(None, "test", True), role)
         db.commit()
     for raw in (deactivated, leaving):
         assert client.get(f"{V1}/triads", headers=bearer(raw)).status_code == 401

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from mentoring import auth, throttle
+from mentoring.access import auth, throttle
+from mentoring.access.models import ThrottleEntry
+from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import Person, ThrottleEntry
-from mentoring.throttle import Limits
+from mentoring.people.models import Person
 from web.models import WebSession
 
 from .conftest import PASSWORD
@@ -21,7 +22,7 @@ from .conftest import PASSWORD
 def test_production_hashing_is_argon2id_with_asvs_parameters():
     assert auth.PRODUCTION_HASHER.hash("a long password").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     # A fresh import (no test fixture) hashes with those production parameters.
-    code = "import mentoring.auth as a; print(a.hash_secret('x'))"
+    code = "import mentoring.access.auth as a; print(a.hash_secret('x'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 

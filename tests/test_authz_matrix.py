@@ -10,11 +10,17 @@ import yaml
 from PIL import Image
 from sqlmodel import select
 
-from mentoring import apitokens, customize, evidence, invitations, payplan, people, progress, reviews, tablets
-from mentoring.customize import AssignmentIn
-from mentoring.models import ApiToken, EvidencePhoto, Membership, Person, Triad
-from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, PersonIn
-from mentoring.policy import Actor
+from mentoring.access import apitokens, tablets
+from mentoring.access.models import ApiToken
+from mentoring.access.policy import Actor
+from mentoring.oversight import payplan, reviews
+from mentoring.people import accounts, invitations, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
+from mentoring.people.models import Membership, Person, Triad
+from mentoring.people.triads import EnrollmentIn
+from mentoring.progress import customize, evidence, signoffs
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import EvidencePhoto
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
@@ -70,7 +76,7 @@ def _jpeg() -> bytes:
 
 def _photo(db, settings, mentor: Actor, assignment_id: int, code: str) -> int:
     stored = evidence.store_photo(_jpeg(), settings.upload_dir)
-    event = progress.sign_off(db, mentor, assignment_id, code, rating=3, pin=None, photo_hashes=[stored.sha256])
+    event = signoffs.sign_off(db, mentor, assignment_id, code, rating=3, pin=None, photo_hashes=[stored.sha256])
     photo = EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                           content_type=stored.content_type, size=stored.size, sha256=stored.sha256)
     db.add(photo)
@@ -81,15 +87,15 @@ def _photo(db, settings, mentor: Actor, assignment_id: int, code: str) -> int:
 @pytest.fixture
 def extra_viewers(db, world) -> dict:
     """The points of view added for issue 12 (see authz_matrix.yaml), and the invitations they answer."""
-    summit = people.create_organization(db, OPERATOR, OrganizationIn(name="Summit Fleet", kind="fleet"))
-    hana = people.add_member(db, OPERATOR, summit, NewPersonIn(full_name="Hana Admin", email="hana@summit.example",
+    summit = accounts.create_organization(db, OPERATOR, OrganizationIn(name="Summit Fleet", kind="fleet"))
+    hana = accounts.add_member(db, OPERATOR, summit, NewPersonIn(full_name="Hana Admin", email="hana@summit.example",
                                                                role="admin", password=PASSWORD))
-    people.grant_role(db, OPERATOR, summit, db.get(Person, world.mentee.id), "mentor")  # Tess, at a second shop
-    bo = people.add_member(db, OPERATOR, world.school, NewPersonIn(
+    accounts.grant_role(db, OPERATOR, summit, db.get(Person, world.mentee.id), "mentor")  # Tess, at a second shop
+    bo = accounts.add_member(db, OPERATOR, world.school, NewPersonIn(
         full_name="Bo Instructor", email="bo@lakeview.example", role="instructor", password=PASSWORD))
-    ian = people.create_person(db, OPERATOR, PersonIn(full_name="Ian Invitee", email="ian@example.com"),
+    ian = accounts.create_person(db, OPERATOR, PersonIn(full_name="Ian Invitee", email="ian@example.com"),
                                password=PASSWORD)
-    operator = people.create_person(db, OPERATOR, PersonIn(full_name="Site Operator", email="op@example.com"),
+    operator = accounts.create_person(db, OPERATOR, PersonIn(full_name="Site Operator", email="op@example.com"),
                                     password=PASSWORD, superuser=True)
     alice, oscar = actor_for_db(db, world.admin), actor_for_db(db, world.other_manager)
     ids = {
@@ -103,7 +109,7 @@ def extra_viewers(db, world) -> dict:
 
 
 def actor_for_db(db, person):
-    from mentoring.policy import load_actor
+    from mentoring.access.policy import load_actor
     return load_actor(db, db.get(Person, person.id))
 
 
@@ -122,7 +128,7 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
     version = customize.publish(db, other_manager, other_list)
     theirs_assignment = customize.assign(db, OPERATOR, world.other_shop, AssignmentIn(
         triad_id=world.other_triad.id, version_id=version.id, start_date="2026-09-01"))
-    theirs_enrollment = people.create_enrollment(db, OPERATOR, world.other_shop, EnrollmentIn(
+    theirs_enrollment = triads.create_enrollment(db, OPERATOR, world.other_shop, EnrollmentIn(
         mentee_id=world.other_mentee.id, school_id=world.school.id, instructor_id=world.instructor.id,
         consent_active=False))
 
@@ -137,10 +143,10 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
                                           (world.other_shop, world.other_manager, world.other_manager))}
 
     manager = actor_for(clean_db, world.manager)
-    triads = {"ours": db.get(Triad, world.triad.id), "peer": triad2, "theirs": db.get(Triad, world.other_triad.id)}
+    by_variant = {"ours": db.get(Triad, world.triad.id), "peer": triad2, "theirs": db.get(Triad, world.other_triad.id)}
     managers = {"ours": manager, "peer": manager, "theirs": other_manager}
     steps, tools, review_ids = {}, {}, {}
-    for variant, triad in triads.items():
+    for variant, triad in by_variant.items():
         who = managers[variant]
         steps[variant] = payplan.add_pay_step(db, who, triad, {
             "title": "Raise", "amount": "1.00", "milestone": "date", "milestone_date": "2027-01-04"}).id

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from mentoring import progress
-from mentoring.models import ProgressEvent
+from mentoring.progress import signoffs
+from mentoring.progress.models import ProgressEvent
 from web.cli import main
 from web.db import Database
 
@@ -58,7 +58,7 @@ def test_a_backup_under_write_load_restores_everything_committed_before_it(
             while not stop.is_set():
                 n += 1
                 with clean_db.session(write=True) as db:
-                    event = progress.comment(db, mentor, assigned.id, "I.A.1", note=f"load {n}")
+                    event = signoffs.comment(db, mentor, assigned.id, "I.A.1", note=f"load {n}")
                     db.commit()
                     committed.append(event.id)
         except BaseException as exc:  # surfaced in the test below
@@ -92,7 +92,7 @@ def test_a_backup_under_write_load_restores_everything_committed_before_it(
                 ids = set(db.exec(select(ProgressEvent.id)).all())
                 assert before_backup <= ids, sorted(before_backup - ids)[:10]
                 assert ids <= set(committed)  # nothing that never committed
-                assert progress.verify_chains(db) == []
+                assert signoffs.verify_chains(db) == []
         finally:
             restored.dispose()
         assert "every chain intact" in _cli(monkeypatch, target_url, tmp_path, "audit", "verify")

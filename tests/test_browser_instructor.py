@@ -3,9 +3,9 @@ that student's page is gone (404) on the next request."""
 
 import pytest
 
-from mentoring import people
-from mentoring.people import EnrollmentIn
-from mentoring.policy import Actor
+from mentoring.access.policy import Actor
+from mentoring.people import triads
+from mentoring.people.triads import EnrollmentIn
 
 from .conftest import PASSWORD
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_an_instructor_loses_a_student_the_moment_the_shop_revokes_consent(chromium, live_server, world, db):
-    people.create_enrollment(db, Actor(None, "test", True), world.other_shop, EnrollmentIn(
+    triads.create_enrollment(db, Actor(None, "test", True), world.other_shop, EnrollmentIn(
         mentee_id=world.other_mentee.id, school_id=world.school.id, instructor_id=world.instructor.id,
         consent_active=True))
     db.commit()

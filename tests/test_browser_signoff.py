@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from mentoring import demo
-from mentoring.models import ProgressEvent
+from mentoring.progress.models import ProgressEvent
 
 from .browser import close_page, open_page
 

@@ -4,7 +4,7 @@ its version."""
 import pytest
 from sqlmodel import select
 
-from mentoring.models import Assignment
+from mentoring.progress.models import Assignment
 from tasklists import shoplists, store
 from tasklists.models import ShopTaskList
 

@@ -5,7 +5,8 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from mentoring import demo
-from mentoring.models import Assignment, Enrollment, Membership, Organization, Person, Triad
+from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.progress.models import Assignment
 from web.cli import main
 
 from .conftest import count_rows

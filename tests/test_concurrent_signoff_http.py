@@ -5,7 +5,7 @@ import threading
 import httpx
 from sqlmodel import select
 
-from mentoring.models import ProgressEvent
+from mentoring.progress.models import ProgressEvent
 
 from .conftest import PASSWORD
 

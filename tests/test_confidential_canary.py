@@ -14,10 +14,14 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import select
 
-from mentoring import customize, digest, evidence, payplan, people, progress, reviews
-from mentoring.customize import AssignmentIn
-from mentoring.models import AuditEntry, EvidencePhoto, Triad
-from mentoring.policy import Actor
+from mentoring.access.policy import Actor
+from mentoring.oversight import digest, payplan, reviews
+from mentoring.people import accounts
+from mentoring.people.models import Triad
+from mentoring.progress import customize, evidence, signoffs
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import EvidencePhoto
+from mentoring.trail.models import AuditEntry
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
@@ -59,16 +63,16 @@ def objects(db, world, assigned, settings, clean_db):
     """Real objects of every kind a route can name, at both shops, and the canaries in their notes."""
     manager, mentor = actor_for(clean_db, world.manager), actor_for(clean_db, world.mentor)
     mentee = actor_for(clean_db, world.mentee)
-    operator_person = people.create_person(db, None, people.PersonIn(full_name="Site Operator",
+    operator_person = accounts.create_person(db, None, accounts.PersonIn(full_name="Site Operator",
                                                                      email="operator@example.com"),
                                            password=PASSWORD, superuser=True)
-    progress.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", note="first try")
-    progress.sign_off(db, mentor, assigned.id, "I.A.1", rating=4, pin=None)
+    signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", note="first try")
+    signoffs.sign_off(db, mentor, assigned.id, "I.A.1", rating=4, pin=None)
     stored = evidence.store_photo(_jpeg(), settings.upload_dir)
-    event = progress.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None, photo_hashes=[stored.sha256])
+    event = signoffs.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None, photo_hashes=[stored.sha256])
     db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                          content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
-    progress.comment(db, actor_for(clean_db, world.instructor), assigned.id, "I.A.1", note="Nice work.")
+    signoffs.comment(db, actor_for(clean_db, world.instructor), assigned.id, "I.A.1", note="Nice work.")
 
     triad = db.get(Triad, world.triad.id)
     step = payplan.add_pay_step(db, manager, triad, {"title": "Brakes raise", "amount": "1.00", "milestone": "date",

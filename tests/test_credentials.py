@@ -12,8 +12,10 @@ from sqlmodel import select
 
 from exports import credentials, keys
 from exports.models import IssuedCredential, IssuerKey
-from mentoring import demo, progress
-from mentoring.models import Assignment, Person
+from mentoring import demo
+from mentoring.people.models import Person
+from mentoring.progress import signoffs
+from mentoring.progress.models import Assignment
 from web.cli import main
 
 from .conftest import actor_for
@@ -29,9 +31,9 @@ SCHEMA = next(p for p in (ROOT.parent / "shared/standards/ob3/achievementcredent
 def sign_area(database, world, assignment, area, rating=4):
     mentor = actor_for(database, world.mentor)
     with database.transaction() as db:
-        for t in progress.tasks_of(db, assignment):
+        for t in signoffs.tasks_of(db, assignment):
             if t.area_code == area and not t.not_applicable:
-                progress.sign_off(db, mentor, assignment.id, t.code, rating=rating, pin=None)
+                signoffs.sign_off(db, mentor, assignment.id, t.code, rating=rating, pin=None)
 
 
 def issue(database, person, assignment):
@@ -104,9 +106,9 @@ def test_an_area_credential_carries_codes_source_ratings_and_evidence(clean_db, 
 def test_a_whole_level_earns_a_level_credential(clean_db, world, assigned):
     mentor = actor_for(clean_db, world.mentor)
     with clean_db.transaction() as db:
-        for t in progress.tasks_of(db, assigned):
+        for t in signoffs.tasks_of(db, assigned):
             if not t.not_applicable:
-                progress.sign_off(db, mentor, assigned.id, t.code, rating=3, pin=None)
+                signoffs.sign_off(db, mentor, assigned.id, t.code, rating=3, pin=None)
     issued = issue(clean_db, world.manager, assigned)
     level = next(c for c in issued if c.kind == "level")
     assert level.name.startswith("MLR complete")
@@ -148,7 +150,7 @@ def test_a_revoked_sign_off_revokes_the_area_credential_at_the_next_issue(clean_
     sign_area(clean_db, world, assigned, "VIII")
     first = {c.achievement_key: c for c in issue(clean_db, world.manager, assigned)}
     with clean_db.transaction() as db:
-        progress.revoke(db, actor_for(clean_db, world.manager), assigned.id, "VIII.A.1", reason="Not observed")
+        signoffs.revoke(db, actor_for(clean_db, world.manager), assigned.id, "VIII.A.1", reason="Not observed")
     assert issue(clean_db, world.manager, assigned) == []
     with clean_db.session() as db:
         old = db.get(IssuedCredential, first["area:VIII"].id)

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mentoring import evidence
 from mentoring.errors import FormError
-from mentoring.evidence import StoredPhoto, delete_photo, normalize_ro, normalize_vin, store_photo
+from mentoring.progress import evidence
+from mentoring.progress.evidence import StoredPhoto, delete_photo, normalize_ro, normalize_vin, store_photo
 
 # --- VIN -------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from mentoring.models import Person
+from mentoring.people.models import Person
 from web import migrate
 from web.app import create_app
 from web.db import Database

@@ -6,8 +6,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from mentoring import digest, payplan, progress, reviews
-from mentoring.models import Triad
+from mentoring.oversight import digest, payplan, reviews
+from mentoring.people.models import Triad
+from mentoring.progress import signoffs
 from web import cli
 
 from .browser import _free_port
@@ -39,7 +40,7 @@ def smtp_server():
 def waiting(db, world, assigned, clean_db):
     """A task ready for the mentor, an overdue review for all three, and a pay step due for the manager."""
     mentee, manager = actor_for(clean_db, world.mentee), actor_for(clean_db, world.manager)
-    progress.request_signoff(db, mentee, assigned.id, "I.A.1")
+    signoffs.request_signoff(db, mentee, assigned.id, "I.A.1")
     triad = db.get(Triad, world.triad.id)
     review = reviews.add_custom(db, manager, triad, {"title": "Brakes check-in", "due_on": "2026-01-10"})
     payplan.add_pay_step(db, manager, triad, {"title": "Secret raise title", "amount": "1", "milestone": "date",

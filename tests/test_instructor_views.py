@@ -6,11 +6,13 @@ import re
 import pytest
 from sqlmodel import select
 
-from mentoring import customize, instructor, people, progress
-from mentoring.customize import AssignmentIn
-from mentoring.models import ProgressEvent
-from mentoring.people import EnrollmentIn
-from mentoring.policy import Actor
+from mentoring.access.policy import Actor
+from mentoring.oversight import instructor
+from mentoring.people import triads
+from mentoring.people.triads import EnrollmentIn
+from mentoring.progress import customize, signoffs
+from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.models import ProgressEvent
 from tasklists import store
 
 from .conftest import actor_for
@@ -23,15 +25,15 @@ def two_shops(db, world, assigned, clean_db):
     """Tess at Riverside (consented, fixture) and Olga at Hillcrest, both students of Ivy with consent on."""
     mentor, other_mentor = actor_for(clean_db, world.mentor), actor_for(clean_db, world.other_mentor)
     for code in ("I.A.1", "I.A.3", "V.A.1"):
-        progress.sign_off(db, mentor, assigned.id, code, rating=3, pin=None)
+        signoffs.sign_off(db, mentor, assigned.id, code, rating=3, pin=None)
     automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
     task_list = customize.start_list(db, OPERATOR, world.other_shop, template_id=automobile.id, level="MLR",
                                      name="Hillcrest MLR")
     version = customize.publish(db, OPERATOR, task_list)
     other = customize.assign(db, OPERATOR, world.other_shop, AssignmentIn(
         triad_id=world.other_triad.id, version_id=version.id, start_date="2026-09-01"))
-    progress.sign_off(db, other_mentor, other.id, "V.A.1", rating=4, pin=None)
-    enrollment = people.create_enrollment(db, OPERATOR, world.other_shop, EnrollmentIn(
+    signoffs.sign_off(db, other_mentor, other.id, "V.A.1", rating=4, pin=None)
+    enrollment = triads.create_enrollment(db, OPERATOR, world.other_shop, EnrollmentIn(
         mentee_id=world.other_mentee.id, school_id=world.school.id, instructor_id=world.instructor.id,
         consent_active=True))
     db.commit()

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mentoring import dashboard, flags, payplan, progress, reviews
-from mentoring.models import Organization, Triad
+from mentoring.oversight import dashboard, flags, payplan, reviews
+from mentoring.people.models import Organization, Triad
+from mentoring.progress import signoffs
 from tasklists.coverage import Tally, coverage
 from tasklists.documents import TaskRow
 from tasklists.models import ShopTaskListVersion
@@ -115,13 +116,13 @@ def _noon(day: date) -> datetime:
 def test_the_stalled_flag_appears_on_day_14_and_clears_with_new_progress(db, world, assigned, clean_db):
     manager, mentee = actor_for(clean_db, world.manager), actor_for(clean_db, world.mentee)
     practiced = datetime(2026, 9, 10, 15, 0, tzinfo=UTC)
-    progress.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", at=practiced)
+    signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", at=practiced)
     db.commit()
     day = practiced.date()
     assert not _row(db, manager, world.shop.id, world.mentee.id, _noon(day + timedelta(days=13))).stalled
     row = _row(db, manager, world.shop.id, world.mentee.id, _noon(day + timedelta(days=14)))
     assert row.stalled and row.idle_days == 14
-    progress.log_practice(db, mentee, assigned.id, "I.A.3", hours="1", at=_noon(day + timedelta(days=14)))
+    signoffs.log_practice(db, mentee, assigned.id, "I.A.3", hours="1", at=_noon(day + timedelta(days=14)))
     db.commit()
     assert not _row(db, manager, world.shop.id, world.mentee.id, _noon(day + timedelta(days=14))).stalled
 
@@ -161,17 +162,17 @@ def test_a_pay_step_is_due_when_its_area_is_complete_and_clears_when_applied(db,
                                                      "milestone": "area_p1", "milestone_area": "V"})
     db.commit()
     now = _noon(date(2026, 10, 1))
-    p1 = [t.code for t in progress.tasks_of(db, assigned)
+    p1 = [t.code for t in signoffs.tasks_of(db, assigned)
           if t.area_code == "V" and t.priority == "P-1" and not t.not_applicable]
     for code in p1[:-1]:
-        progress.sign_off(db, mentor, assigned.id, code, rating=3, pin=None)
+        signoffs.sign_off(db, mentor, assigned.id, code, rating=3, pin=None)
     db.commit()
     assert _row(db, manager, world.shop.id, world.mentee.id, now).steps_due == []
-    progress.sign_off(db, mentor, assigned.id, p1[-1], rating=2, pin=None)  # below the required rating
+    signoffs.sign_off(db, mentor, assigned.id, p1[-1], rating=2, pin=None)  # below the required rating
     db.commit()
     assert _row(db, manager, world.shop.id, world.mentee.id, now).steps_due == []
-    progress.revoke(db, manager, assigned.id, p1[-1], reason="rated too low to count")
-    progress.sign_off(db, mentor, assigned.id, p1[-1], rating=3, pin=None)
+    signoffs.revoke(db, manager, assigned.id, p1[-1], reason="rated too low to count")
+    signoffs.sign_off(db, mentor, assigned.id, p1[-1], rating=3, pin=None)
     db.commit()
     assert [s.step.id for s in _row(db, manager, world.shop.id, world.mentee.id, now).steps_due] == [step.id]
 
@@ -190,28 +191,28 @@ def test_the_dashboard_agrees_with_a_full_replay_and_shows_each_new_event(db, wo
     """The dashboard keeps each assignment's progress until it gains an event; what it shows must be what
     replaying every event gives, and a new event must show on the next request."""
     manager, mentor, mentee = (actor_for(clean_db, p) for p in (world.manager, world.mentor, world.mentee))
-    progress.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", at=datetime(2026, 9, 20, 15, 0, tzinfo=UTC))
-    progress.request_signoff(db, mentee, assigned.id, "I.A.3")
+    signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", at=datetime(2026, 9, 20, 15, 0, tzinfo=UTC))
+    signoffs.request_signoff(db, mentee, assigned.id, "I.A.3")
     for code, rating in (("I.D.1", 3), ("I.D.2", 2), ("V.A.1", 4), ("I.A.1", 4)):
-        progress.sign_off(db, mentor, assigned.id, code, rating=rating, pin=None)
-    progress.revoke(db, manager, assigned.id, "V.A.1", reason="signed on the wrong mentee")
-    progress.request_signoff(db, mentee, assigned.id, "V.A.1")  # ready again after the revoke
-    progress.log_practice(db, mentee, assigned.id, "I.D.3", hours="1", at=datetime(2026, 9, 2, 15, 0, tzinfo=UTC))
+        signoffs.sign_off(db, mentor, assigned.id, code, rating=rating, pin=None)
+    signoffs.revoke(db, manager, assigned.id, "V.A.1", reason="signed on the wrong mentee")
+    signoffs.request_signoff(db, mentee, assigned.id, "V.A.1")  # ready again after the revoke
+    signoffs.log_practice(db, mentee, assigned.id, "I.D.3", hours="1", at=datetime(2026, 9, 2, 15, 0, tzinfo=UTC))
     db.commit()
     rating = db.get(ShopTaskListVersion, assigned.version_id).required_rating
 
     def shown_and_replayed():
         row = _row(db, manager, world.shop.id, world.mentee.id, _noon(date(2026, 10, 1)))
-        events = progress.events_of(db, assigned.id)
-        states = progress.task_states(events)
-        tasks = [t for t in progress.tasks_of(db, assigned) if not t.not_applicable]
+        events = signoffs.events_of(db, assigned.id)
+        states = signoffs.task_states(events)
+        tasks = [t for t in signoffs.tasks_of(db, assigned) if not t.not_applicable]
         status = {t.code: states[t.code].status if t.code in states else "not_started" for t in tasks}
         assert (row.signed, row.ready) == (list(status.values()).count("signed"), list(status.values()).count("ready"))
         areas = {a.code: (a.done, a.total) for a in row.areas}
         assert areas == {area: (sum(status[t.code] == "signed" for t in tasks if t.area_code == area),
                                 sum(t.area_code == area for t in tasks)) for area in {t.area_code for t in tasks}}
         overall = row.report.overall
-        achieved = progress.achieved_codes(tasks, states, rating)
+        achieved = signoffs.achieved_codes(tasks, states, rating)
         assert sum(p.achieved for p in overall.priorities.values()) + overall.shop_achieved == len(achieved)
         assert row.last_signoff == max(states[c].signoff.at for c, s in status.items() if s == "signed")
         assert row.last_progress_at == max(e.at for e in events if e.kind in flags.PROGRESS_KINDS)
@@ -220,7 +221,7 @@ def test_the_dashboard_agrees_with_a_full_replay_and_shows_each_new_event(db, wo
 
     before = shown_and_replayed()
     assert (before.signed, before.ready) == (3, 2)
-    progress.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None)
+    signoffs.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None)
     db.commit()
     after = shown_and_replayed()
     assert (after.signed, after.ready) == (4, 1)
@@ -240,14 +241,14 @@ def test_the_dashboards_replay_agrees_with_task_states(steps):
     quick = dashboard.ListProgress()
     read = [(e.task_code, e.kind, e.rating, e.at) for e in events if e.kind in dashboard.READ_KINDS]
     dashboard._progress(quick, tasks, 3, RULE, Tally(tasks), read)
-    states = progress.task_states(events)
+    states = signoffs.task_states(events)
     assert quick.ready == sum(s.status == "ready" for s in states.values())
     assert quick.signed == sum(s.status == "signed" for s in states.values())
     assert [a.done for a in quick.areas] == [quick.signed] and quick.applicable == 3
     achieved = {c for c, s in states.items() if s.signoff and s.signoff.rating >= 3}
     assert quick.report.overall.priorities["P-1"].achieved == len(achieved)
-    signoffs = [s.signoff.at for s in states.values() if s.signoff]
-    assert quick.last_signoff == (max(signoffs) if signoffs else None)
+    signed_at = [s.signoff.at for s in states.values() if s.signoff]
+    assert quick.last_signoff == (max(signed_at) if signed_at else None)
     moved = [e.at for e in events if e.kind in flags.PROGRESS_KINDS]
     assert quick.last_progress_at == (max(moved) if moved else None)
     assert quick.signoff_times == sorted(e.at for e in events if e.kind == "signoff")

@@ -6,11 +6,15 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-from mentoring import people, progress
-from mentoring.customize import AssignmentIn, assign
-from mentoring.models import AuditEntry, PayStep, PayStepDecision, Review, ReviewSignature, ToolRecord, Triad
-from mentoring.people import NewPersonIn, TriadIn
-from mentoring.policy import Actor
+from mentoring.access.policy import Actor
+from mentoring.oversight.models import PayStep, PayStepDecision, Review, ReviewSignature, ToolRecord
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import NewPersonIn
+from mentoring.people.models import Triad
+from mentoring.people.triads import TriadIn
+from mentoring.progress import signoffs
+from mentoring.progress.customize import AssignmentIn, assign
+from mentoring.trail.models import AuditEntry
 
 from .conftest import actor_for, count_rows, field_error
 
@@ -22,18 +26,18 @@ def _more_mentees(db, world, assigned, n: int, clean_db) -> None:
     mentors = [actor_for(clean_db, world.mentor), actor_for(clean_db, world.mentor2)]
     codes = ["I.A.1", "I.A.3", "I.D.1", "I.D.2", "V.A.1", "V.B.1"]
     for i in range(n):
-        person = people.add_member(db, OPERATOR, world.shop, NewPersonIn(
+        person = accounts.add_member(db, OPERATOR, world.shop, NewPersonIn(
             full_name=f"Extra Mentee {i:02d}", email=f"extra{i}@example.com", role="mentee", password="", pin=""))
         mentor = mentors[i % 2]  # each triad's own mentor signs
-        triad = people.create_triad(db, OPERATOR, world.shop, TriadIn(
+        triad = triads.create_triad(db, OPERATOR, world.shop, TriadIn(
             mentee_id=person.id, mentor_id=mentor.person_id, manager_id=world.manager.id))
         a = assign(db, OPERATOR, world.shop, AssignmentIn(triad_id=triad.id, version_id=assigned.version_id,
                                                            start_date="2026-09-01"))
         as_mentee = Actor(person.id, person.full_name, memberships=frozenset({(world.shop.id, "mentee")}))
         for code in codes[: i % len(codes)]:
-            progress.sign_off(db, mentor, a.id, code, rating=3, pin=None)
-        progress.log_practice(db, as_mentee, a.id, "VI.A.1", hours="1")
-        progress.request_signoff(db, as_mentee, a.id, "VI.A.1")
+            signoffs.sign_off(db, mentor, a.id, code, rating=3, pin=None)
+        signoffs.log_practice(db, as_mentee, a.id, "VI.A.1", hours="1")
+        signoffs.request_signoff(db, as_mentee, a.id, "VI.A.1")
     db.commit()
 
 
@@ -198,9 +202,9 @@ def test_reviews_are_scheduled_and_each_party_signs_once(db, world, assigned, br
 
 def test_the_mentee_detail_shows_timeline_hours_and_reviews(db, world, assigned, browser, clean_db):
     mentee, mentor = actor_for(clean_db, world.mentee), actor_for(clean_db, world.mentor)
-    progress.log_practice(db, mentee, assigned.id, "V.A.1", hours="1.5", at=datetime(2026, 9, 2, 15, tzinfo=UTC))
-    progress.log_practice(db, mentee, assigned.id, "V.B.1", hours="2", at=datetime(2026, 9, 3, 15, tzinfo=UTC))
-    progress.sign_off(db, mentor, assigned.id, "V.A.1", rating=4, pin=None)
+    signoffs.log_practice(db, mentee, assigned.id, "V.A.1", hours="1.5", at=datetime(2026, 9, 2, 15, tzinfo=UTC))
+    signoffs.log_practice(db, mentee, assigned.id, "V.B.1", hours="2", at=datetime(2026, 9, 3, 15, tzinfo=UTC))
+    signoffs.sign_off(db, mentor, assigned.id, "V.A.1", rating=4, pin=None)
     db.commit()
     browser.login(world.manager.email)
     page = browser.get(f"/mentees/{world.mentee.id}").text

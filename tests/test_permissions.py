@@ -3,9 +3,9 @@
 import pytest
 from sqlmodel import select
 
-from mentoring import policy
-from mentoring.models import Membership
-from mentoring.policy import Actor, load_actor
+from mentoring.access import policy
+from mentoring.access.policy import Actor, load_actor
+from mentoring.people.models import Membership
 
 from .conftest import count_rows
 

@@ -15,8 +15,10 @@ from sqlmodel import select
 
 from exports import pdf, record, service, verify
 from exports.models import CompletionRecord, ExportJob
-from mentoring import demo, progress
-from mentoring.models import Assignment, Person
+from mentoring import demo
+from mentoring.people.models import Person
+from mentoring.progress import signoffs
+from mentoring.progress.models import Assignment
 
 from .conftest import PASSWORD, actor_for
 
@@ -25,12 +27,12 @@ def sign(database, person, assignment, codes, rating=4):
     mentor = actor_for(database, person)
     with database.transaction() as db:
         for code in codes:
-            progress.sign_off(db, mentor, assignment.id, code, rating=rating, pin=None)
+            signoffs.sign_off(db, mentor, assignment.id, code, rating=rating, pin=None)
 
 
 def area_codes(database, assignment, area):
     with database.session() as db:
-        return [t.code for t in progress.tasks_of(db, assignment) if t.area_code == area and not t.not_applicable]
+        return [t.code for t in signoffs.tasks_of(db, assignment) if t.area_code == area and not t.not_applicable]
 
 
 def export(database, person, assignment, fmt, paper="letter"):
@@ -53,7 +55,7 @@ def test_the_demo_mentees_pdf_names_the_mentee_every_signed_task_and_its_signers
         sam = db.exec(select(Person).where(Person.email == demo.COMPLETED_MENTEE[1])).one()
         assignment = db.exec(select(Assignment).where(Assignment.mentee_id == sam.id)).one()
         manager = db.exec(select(Person).where(Person.email == "rosa.delgado@hillcrest.example")).one()
-        states = progress.task_states(progress.events_of(db, assignment.id))
+        states = signoffs.task_states(signoffs.events_of(db, assignment.id))
     signed = {code: s.signoff for code, s in states.items() if s.signoff}
     assert len(signed) >= 30
     data = export(clean_db, manager, assignment, "pdf").data
@@ -115,7 +117,7 @@ def test_the_cover_names_everyone_and_the_verification(clean_db, world, assigned
 def test_a_revoked_sign_off_is_shown_as_revoked(clean_db, world, assigned):
     sign(clean_db, world.mentor, assigned, ["0.A.1"])
     with clean_db.transaction() as db:
-        progress.revoke(db, actor_for(clean_db, world.manager), assigned.id, "0.A.1", reason="Wrong mentee")
+        signoffs.revoke(db, actor_for(clean_db, world.manager), assigned.id, "0.A.1", reason="Wrong mentee")
     text = " ".join("\n".join(pdf_text(export(clean_db, world.manager, assigned, "pdf").data)[1]).split())
     assert "REVOKED" in text and "Wrong mentee" in text
     content = json.loads(export(clean_db, world.manager, assigned, "json").data)["record"]

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import select
 
-from mentoring.models import Assignment
+from mentoring.progress.models import Assignment
 from tasklists import shoplists, store
 from tasklists.models import ShopTask, ShopTaskList, TaskListTemplate
 

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from mentoring.clock import utcnow
-from mentoring.models import EvidencePhoto, ProgressEvent
+from mentoring.progress.models import EvidencePhoto, ProgressEvent
 from web.models import WebSession
 
 from .conftest import count_rows, field_error
@@ -86,7 +86,7 @@ def test_a_mentor_from_another_shop_gets_404_and_nothing_is_stored(browser, worl
 
 
 def any_mentor_signs(database, shop) -> None:
-    from mentoring.models import Organization
+    from mentoring.people.models import Organization
     with database.transaction() as db:
         db.get(Organization, shop.id).any_mentor_signs = True
 
@@ -191,7 +191,7 @@ def test_a_tablet_session_is_useless_off_the_tablet(browser, other_browser, worl
 
 
 def test_a_revoked_tablet_shows_nothing(browser, other_browser, world, clean_db):
-    from mentoring.models import TabletDevice
+    from mentoring.access.models import TabletDevice
     browser.login(world.manager.email)
     browser.post(f"/shops/{world.shop.id}/tablets", {"name": "Bay 4"})
     other_browser.login(world.manager.email)
@@ -202,9 +202,10 @@ def test_a_revoked_tablet_shows_nothing(browser, other_browser, world, clean_db)
 
 
 def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigned, clean_db):
-    from mentoring import customize, roster
-    from mentoring.customize import AssignmentIn
-    from mentoring.policy import Actor
+    from mentoring.access.policy import Actor
+    from mentoring.people import roster
+    from mentoring.progress import customize
+    from mentoring.progress.customize import AssignmentIn
     from tasklists.models import ShopTaskListVersion
     second_triad = next(t for t in roster.triads_at(db, {world.shop.id}) if t.mentee.id == world.mentee2.id).triad
     version = db.get(ShopTaskListVersion, assigned.version_id)
@@ -223,8 +224,8 @@ def test_group_sign_off_signs_each_mentee_separately(browser, world, db, assigne
 
 
 def test_the_task_page_shows_coverage_against_the_rule(browser, world, assigned, clean_db):
-    from mentoring import board
-    from mentoring.models import Assignment
+    from mentoring.progress import board
+    from mentoring.progress.models import Assignment
     browser.login(world.mentor.email)
     sign(browser, assigned, code="0.A.1", rating="3")
     sign(browser, assigned, code="0.A.2", rating="2")  # below the list's required rating of 3

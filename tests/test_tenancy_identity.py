@@ -12,13 +12,15 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import select
 
-from mentoring import apitokens, invitations, people, policy
-from mentoring.auth import verify_secret
+from mentoring.access import apitokens, policy
+from mentoring.access.auth import verify_secret
+from mentoring.access.models import ApiToken
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import SCHOOL_ROLES, SHOP_ROLES, ApiToken, Invitation, Membership, Organization, Person
-from mentoring.people import NewPersonIn, OrganizationIn, PersonIn
-from mentoring.policy import Actor
+from mentoring.people import accounts, invitations
+from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
+from mentoring.people.models import SCHOOL_ROLES, SHOP_ROLES, Invitation, Membership, Organization, Person
 from web.cli import main as cli_main
 
 from .conftest import PASSWORD, actor_for, count_rows, field_error
@@ -41,13 +43,13 @@ def _memberships(clean_db, person_id: int) -> set[tuple[int, str]]:
 def _also_at(clean_db, org, person, role: str) -> None:
     """The person also holds a role at a second organization (as the CLI or an accepted invitation gives)."""
     with clean_db.session(write=True) as db:
-        people.grant_role(db, SYSTEM, db.get(Organization, org.id), db.get(Person, person.id), role)
+        accounts.grant_role(db, SYSTEM, db.get(Organization, org.id), db.get(Person, person.id), role)
         db.commit()
 
 
 @pytest.fixture
 def operator(db):
-    person = people.create_person(db, SYSTEM, PersonIn(full_name="Site Operator", email="op@example.com"),
+    person = accounts.create_person(db, SYSTEM, PersonIn(full_name="Site Operator", email="op@example.com"),
                                   password=PASSWORD, superuser=True)
     db.commit()
     return person
@@ -56,7 +58,7 @@ def operator(db):
 @pytest.fixture
 def ian(db):
     """An account with no role anywhere yet."""
-    person = people.create_person(db, SYSTEM, PersonIn(full_name="Ian Invitee", email="ian@example.com"),
+    person = accounts.create_person(db, SYSTEM, PersonIn(full_name="Ian Invitee", email="ian@example.com"),
                                   password=PASSWORD)
     db.commit()
     return person
@@ -148,7 +150,7 @@ def test_an_invitation_is_listed_and_accepted(browser, world, ian, clean_db):
 
 
 def test_the_email_digest_tells_an_invitee_without_any_role(browser, world, ian, clean_db):
-    from mentoring import digest
+    from mentoring.oversight import digest
     _invite(browser, world, ian, clean_db)
     with clean_db.session() as db:
         found = {d.to: d for d in digest.digests(db)}
@@ -258,7 +260,7 @@ def test_an_admin_still_manages_an_account_their_shop_created(browser, other_bro
 def test_an_account_made_by_another_shop_is_not_managed_even_when_only_here_now(browser, world, ian, clean_db):
     with clean_db.session(write=True) as db:  # Hillcrest made Olga's account; she moved to Riverside
         olga = db.get(Person, world.other_mentee.id)
-        people.grant_role(db, SYSTEM, db.get(Organization, world.shop.id), olga, "mentor")
+        accounts.grant_role(db, SYSTEM, db.get(Organization, world.shop.id), olga, "mentor")
         for m in db.exec(select(Membership).where(Membership.person_id == olga.id,
                                                   Membership.organization_id == world.other_shop.id)):
             db.delete(m)
@@ -423,9 +425,9 @@ def test_only_the_operator_creates_organizations(browser, world):
 
 def test_a_second_shop_of_the_same_mentee_does_not_see_the_first_shops_assignment(browser, world, assigned,
                                                                                   clean_db):
-    from mentoring import progress
+    from mentoring.progress import signoffs
     with clean_db.session(write=True) as db:
-        progress.sign_off(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.3", rating=3, pin=None)
+        signoffs.sign_off(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.3", rating=3, pin=None)
         db.commit()
     _also_at(clean_db, world.other_shop, world.mentee, "mentee")
     browser.login(world.other_manager.email)
@@ -504,15 +506,15 @@ def tenancies(draw):
 
 
 def _build(db, kinds, persons):
-    orgs = [people.create_organization(db, SYSTEM, OrganizationIn(name=f"Org {i}", kind=kind))
+    orgs = [accounts.create_organization(db, SYSTEM, OrganizationIn(name=f"Org {i}", kind=kind))
             for i, kind in enumerate(kinds)]
     made = []
     for i, (created_by, roles, superuser) in enumerate(persons):
-        person = people.create_person(db, SYSTEM, PersonIn(full_name=f"P{i}", email=f"p{i}@x.example"),
+        person = accounts.create_person(db, SYSTEM, PersonIn(full_name=f"P{i}", email=f"p{i}@x.example"),
                                       password=PASSWORD, superuser=superuser,
                                       created_by_org=orgs[created_by] if created_by is not None else None)
         for o, role in sorted(roles):
-            people.grant_role(db, SYSTEM, orgs[o], person, role)
+            accounts.grant_role(db, SYSTEM, orgs[o], person, role)
         made.append(person)
     return orgs, made
 
@@ -563,7 +565,7 @@ def test_policy_matches_the_reference_model(db, tenancy):
                 for target in made:
                     if org_id not in before[target.id]:
                         try:
-                            result = people.add_member(db, actor, by_id[org_id], NewPersonIn(
+                            result = accounts.add_member(db, actor, by_id[org_id], NewPersonIn(
                                 full_name="x", email=target.email, role="admin"))
                         except FormError as e:
                             assert "open invitation" in e.errors.get("email", "")

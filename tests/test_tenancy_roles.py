@@ -4,10 +4,13 @@
 import pytest
 from sqlmodel import select
 
-from mentoring import apitokens, people
-from mentoring.models import Enrollment, Membership, Organization, Person, ProgressEvent
-from mentoring.people import EnrollmentIn, OrganizationIn
-from mentoring.policy import Actor
+from mentoring.access import apitokens
+from mentoring.access.policy import Actor
+from mentoring.people import accounts, triads
+from mentoring.people.accounts import OrganizationIn
+from mentoring.people.models import Enrollment, Membership, Organization, Person
+from mentoring.people.triads import EnrollmentIn
+from mentoring.progress.models import ProgressEvent
 
 from .conftest import actor_for
 
@@ -33,10 +36,10 @@ def _events(database, kind: str, code: str | None = None) -> list[ProgressEvent]
 
 
 def _sign_as(database, person, assignment_id: int, code: str) -> None:
-    from mentoring import progress
+    from mentoring.progress import signoffs
     actor = actor_for(database, person)
     with database.transaction() as db:
-        progress.sign_off(db, actor, assignment_id, code, rating=3, pin=None)
+        signoffs.sign_off(db, actor, assignment_id, code, rating=3, pin=None)
 
 
 def _page_sign(browser, assignment_id: int, code: str, pin: str = "2580"):
@@ -68,7 +71,7 @@ def _token(database, admin, org, person) -> str:
 
 @pytest.fixture
 def second_school(db, world):
-    school = people.create_organization(db, OPERATOR, OrganizationIn(name="Ridge Technical", kind="school"))
+    school = accounts.create_organization(db, OPERATOR, OrganizationIn(name="Ridge Technical", kind="school"))
     db.commit()
     return school
 
@@ -102,7 +105,7 @@ def test_an_instructor_role_without_an_enrollment_for_the_student_does_not_verif
 def test_an_instructor_whose_enrollment_lacks_consent_does_not_verify(db, browser, world, assigned, clean_db,
                                                                       second_school):
     _add_role(clean_db, second_school, world.mentor2, "instructor")
-    people.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
+    triads.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
         mentee_id=world.mentee.id, school_id=second_school.id, instructor_id=world.mentor2.id, consent_active=False))
     db.commit()
     _sign_as(clean_db, world.mentor, assigned.id, "I.A.1")
@@ -115,7 +118,7 @@ def test_an_instructor_whose_enrollment_lacks_consent_does_not_verify(db, browse
 def test_an_ended_enrollment_or_a_lost_instructor_role_does_not_verify(db, browser, world, assigned, clean_db,
                                                                        second_school):
     _add_role(clean_db, second_school, world.mentor2, "instructor")
-    enrollment = people.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
+    enrollment = triads.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
         mentee_id=world.mentee.id, school_id=second_school.id, instructor_id=world.mentor2.id, consent_active=True))
     db.commit()
     _sign_as(clean_db, world.mentor, assigned.id, "I.A.1")
@@ -136,7 +139,7 @@ def test_an_ended_enrollment_or_a_lost_instructor_role_does_not_verify(db, brows
 def test_an_instructor_of_another_student_does_not_verify(db, browser, world, assigned, clean_db, second_school):
     # Nina teaches Uma (consent on) at Ridge Technical; Tess's sign-off is not hers to verify.
     _add_role(clean_db, second_school, world.mentor2, "instructor")
-    people.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
+    triads.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
         mentee_id=world.mentee2.id, school_id=second_school.id, instructor_id=world.mentor2.id, consent_active=True))
     db.commit()
     _sign_as(clean_db, world.mentor, assigned.id, "I.A.1")
@@ -150,7 +153,7 @@ def test_nobody_countersigns_their_own_sign_off(db, browser, world, assigned, cl
     # Milo signs Tess's tasks; he is also a manager at the shop and Tess's instructor at Ridge Technical.
     _add_role(clean_db, world.shop, world.mentor, "manager")
     _add_role(clean_db, second_school, world.mentor, "instructor")
-    people.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
+    triads.create_enrollment(db, OPERATOR, world.shop, EnrollmentIn(
         mentee_id=world.mentee.id, school_id=second_school.id, instructor_id=world.mentor.id, consent_active=True))
     db.commit()
     _sign_as(clean_db, world.mentor, assigned.id, "I.A.1")

@@ -8,9 +8,11 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from mentoring import auth, throttle
-from mentoring.models import Person, ProgressEvent, ThrottleEntry
-from mentoring.throttle import Limits
+from mentoring.access import auth, throttle
+from mentoring.access.models import ThrottleEntry
+from mentoring.access.throttle import Limits
+from mentoring.people.models import Person
+from mentoring.progress.models import ProgressEvent
 from web.cli import main
 
 from .conftest import PASSWORD, field_error

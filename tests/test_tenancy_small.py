@@ -17,9 +17,10 @@ from sqlmodel import select
 
 from exports import bulk, formats, verify
 from exports.models import CompletionRecord, ExportJob
-from mentoring import progress
 from mentoring.clock import utcnow
-from mentoring.models import Organization, Person, ProgressEvent
+from mentoring.people.models import Organization, Person
+from mentoring.progress import signoffs
+from mentoring.progress.models import ProgressEvent
 from tasklists.documents import PROGRAMS, TaskListDoc, TaskRow, default_rule
 from tasklists.files import TaskListFileError, parse_csv, to_csv
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
@@ -112,7 +113,7 @@ def public_record(clean_db, world, assigned, browser):
     sign_area(clean_db, world, assigned, "VIII", rating=5)
     sign(clean_db, world.mentor, assigned, ["0.A.1", "0.A.2"], rating=5)
     with clean_db.transaction() as db:
-        progress.revoke(db, actor_for(clean_db, world.manager), assigned.id, "0.A.2", reason=SIGNOFF_REASON)
+        signoffs.revoke(db, actor_for(clean_db, world.manager), assigned.id, "0.A.2", reason=SIGNOFF_REASON)
     withdrawn = export(clean_db, world.manager, assigned, "pdf")
     cred = next(c for c in issue(clean_db, world.manager, assigned) if c.kind == "area")
     browser.login(world.manager.email)

@@ -18,9 +18,11 @@ from sqlmodel import select
 
 from exports import checkpoints, credentials, keys
 from exports.models import AuditCheckpoint, IssuerKey
-from mentoring import audit, progress
-from mentoring import checkpoints as statements
-from mentoring.models import AuditEntry, ProgressEvent
+from mentoring.progress import signoffs
+from mentoring.progress.models import ProgressEvent
+from mentoring.trail import audit
+from mentoring.trail import checkpoints as statements
+from mentoring.trail.models import AuditEntry
 from web.cli import main
 
 from .conftest import actor_for
@@ -47,11 +49,11 @@ def history(database, world, assigned):
     """Practice, a sign-off and a comment on Tess Mentee's chain: events #1 to #3."""
     mentee, mentor = actor_for(database, world.mentee), actor_for(database, world.mentor)
     with database.transaction() as db:
-        progress.log_practice(db, mentee, assigned.id, "I.A.1", hours=2)
+        signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours=2)
     with database.transaction() as db:
-        progress.sign_off(db, mentor, assigned.id, "I.A.1", rating=3, pin="2580")
+        signoffs.sign_off(db, mentor, assigned.id, "I.A.1", rating=3, pin="2580")
     with database.transaction() as db:
-        progress.comment(db, mentee, assigned.id, "I.A.1", note="Thanks!")
+        signoffs.comment(db, mentee, assigned.id, "I.A.1", note="Thanks!")
 
 
 def tamper(database, sql, **params):
@@ -70,12 +72,12 @@ def rewrite_chain(database, assignment_id, seq, **changes):
                 for name, value in changes.items():
                     setattr(e, name, value)
             e.prev_hash = previous
-            e.hash = progress.event_hash(e)
+            e.hash = signoffs.event_hash(e)
             previous = e.hash
             db.add(e)
         db.commit()
     with database.session() as db:
-        assert progress.verify_chains(db) == []  # the chain alone no longer shows anything
+        assert signoffs.verify_chains(db) == []  # the chain alone no longer shows anything
 
 
 def shop_entry_ids(database, org_id):
@@ -91,7 +93,7 @@ def test_untouched_history_verifies_clean_and_against_a_saved_copy(cli, clean_db
     assert "Checkpoint #1 of Riverside Toyota" in written and "Checkpoint #1 of Hillcrest Auto" in written
     assert cli("audit", "checkpoint") == "Nothing changed since the last checkpoints.\n"
     with clean_db.transaction() as db:  # written after the checkpoint: covered by the next one
-        progress.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
+        signoffs.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
     assert "Checkpoint #2 of Riverside Toyota" in cli("audit", "checkpoint")
     saved = tmp_path / "saved.json"
     saved.write_text(browser.get(f"/orgs/{world.shop.id}/checkpoints.json").text)
@@ -114,12 +116,12 @@ def test_deleting_the_last_event_of_a_chain_is_detected(cli, clean_db, world, as
 def test_a_chain_rewritten_with_recomputed_hashes_is_detected(cli, clean_db, world, assigned):
     mentee = actor_for(clean_db, world.mentee)
     with clean_db.transaction() as db:
-        progress.log_practice(db, mentee, assigned.id, "I.A.1", hours=2)
+        signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours=2)
     cli("audit", "checkpoint")  # #1: one event
     with clean_db.transaction() as db:
-        progress.sign_off(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", rating=2, pin="2580")
+        signoffs.sign_off(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", rating=2, pin="2580")
     with clean_db.transaction() as db:
-        progress.comment(db, mentee, assigned.id, "I.A.1", note="Thanks!")
+        signoffs.comment(db, mentee, assigned.id, "I.A.1", note="Thanks!")
     cli("audit", "checkpoint")  # #2: three events
     rewrite_chain(clean_db, assigned.id, 2, rating=5)
     out = cli("audit", "verify", code=1)
@@ -196,7 +198,7 @@ def test_a_deleted_or_rewritten_checkpoint_row_differs_from_the_saved_copy(cli, 
     history(clean_db, world, assigned)
     cli("audit", "checkpoint")
     with clean_db.transaction() as db:
-        progress.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
+        signoffs.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
     cli("audit", "checkpoint")
     saved = tmp_path / "saved.json"
     saved.write_text(browser.get(f"/orgs/{world.shop.id}/checkpoints.json").text)
@@ -222,9 +224,9 @@ def test_a_checkpoint_is_written_when_a_record_or_credential_is_issued(clean_db,
     assert content["audit"]["through"] >= record_issued  # the issue itself is covered
     mentor = actor_for(clean_db, world.mentor)
     with clean_db.transaction() as db:
-        for t in progress.tasks_of(db, assigned):
+        for t in signoffs.tasks_of(db, assigned):
             if t.area_code == "VIII" and not t.not_applicable:
-                progress.sign_off(db, mentor, assigned.id, t.code, rating=4, pin=None)
+                signoffs.sign_off(db, mentor, assigned.id, t.code, rating=4, pin=None)
     assert browser.post(f"/assignments/{assigned.id}/credentials").status_code == 303
     with clean_db.session() as db:
         newest = checkpoints.newest(db, world.shop.id)
@@ -241,7 +243,7 @@ def test_the_published_checkpoints_need_no_sign_in_and_verify_with_the_published
     history(clean_db, world, assigned)
     cli("audit", "checkpoint")
     with clean_db.transaction() as db:
-        progress.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
+        signoffs.comment(db, actor_for(clean_db, world.mentor), assigned.id, "I.A.1", note="Well done")
     cli("audit", "checkpoint")
     response = browser.get(f"/orgs/{world.shop.id}/checkpoints.json")  # nobody signed in
     assert response.status_code == 200 and response.headers["access-control-allow-origin"] == "*"

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from mentoring import evidence
 from mentoring.errors import FormError
-from mentoring.evidence import DecodeGate, PhotoBusy, store_photo
-from mentoring.models import EvidencePhoto, ProgressEvent
+from mentoring.progress import evidence
+from mentoring.progress.evidence import DecodeGate, PhotoBusy, store_photo
+from mentoring.progress.models import EvidencePhoto, ProgressEvent
 from tasklists import files
 from web.settings import Settings
 

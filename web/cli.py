@@ -7,11 +7,13 @@ import click
 from sqlalchemy import func
 from sqlmodel import select
 
-from mentoring import demo, people
+from mentoring import demo
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, parse_input
-from mentoring.models import Organization, Person, ProgressEvent
-from mentoring.people import NewPersonIn, OrganizationIn, PersonIn
-from mentoring.policy import Actor
+from mentoring.people import accounts
+from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
+from mentoring.people.models import Organization, Person
+from mentoring.progress.models import ProgressEvent
 from tasklists import store
 from web import migrate
 from web.db import Database
@@ -109,7 +111,7 @@ def orgs_create(name: str, kind: str, timezone: str) -> None:
     _, database = _setup()
     _init(database)
     with database.transaction() as db:
-        org = _or_fail(lambda: people.create_organization(
+        org = _or_fail(lambda: accounts.create_organization(
             db, CLI_ACTOR, parse_input(OrganizationIn, {"name": name, "kind": kind, "timezone": timezone})))
         click.echo(f"Created {org.kind} #{org.id}: {org.name}")
 
@@ -151,11 +153,11 @@ def users_create(email, full_name, password, org_id, role, pin, superuser) -> No
             org = db.get(Organization, org_id)
             if org is None:
                 raise click.ClickException(f"No organization #{org_id}; see `mentoring orgs list`.")
-            person = _or_fail(lambda: people.add_member(db, CLI_ACTOR, org, parse_input(NewPersonIn, {
+            person = _or_fail(lambda: accounts.add_member(db, CLI_ACTOR, org, parse_input(NewPersonIn, {
                 "email": email, "full_name": full_name, "role": role, "password": password, "pin": pin})))
             person.is_superuser = superuser
         else:
-            person = _or_fail(lambda: people.create_person(
+            person = _or_fail(lambda: accounts.create_person(
                 db, CLI_ACTOR, parse_input(PersonIn, {"email": email, "full_name": full_name}),
                 password=password, pin=pin, superuser=superuser))
         click.echo(f"Created #{person.id} {person.full_name} <{person.email}>")
@@ -173,7 +175,7 @@ def users_add_role(email, org_id, role) -> None:
         org = db.get(Organization, org_id)
         if org is None:
             raise click.ClickException(f"No organization #{org_id}; see `mentoring orgs list`.")
-        _or_fail(lambda: people.add_member(db, CLI_ACTOR, org, NewPersonIn(
+        _or_fail(lambda: accounts.add_member(db, CLI_ACTOR, org, NewPersonIn(
             email=person.email, full_name=person.full_name, role=role)))
         click.echo(f"{person.full_name} is now {role} at {org.name}")
 
@@ -185,7 +187,7 @@ def users_set_password(email, password) -> None:
     """Set a new password (and unlock the account)."""
     _, database = _setup()
     with database.transaction() as db:
-        _or_fail(lambda: people.reset_credentials(db, CLI_ACTOR, _person(db, email), password=password, pin=""))
+        _or_fail(lambda: accounts.reset_credentials(db, CLI_ACTOR, _person(db, email), password=password, pin=""))
     click.echo("Password set.")
 
 
@@ -196,7 +198,7 @@ def users_set_pin(email, pin) -> None:
     """Set a new sign-off PIN."""
     _, database = _setup()
     with database.transaction() as db:
-        _or_fail(lambda: people.reset_credentials(db, CLI_ACTOR, _person(db, email), password="", pin=pin))
+        _or_fail(lambda: accounts.reset_credentials(db, CLI_ACTOR, _person(db, email), password="", pin=pin))
     click.echo("PIN set.")
 
 
@@ -207,7 +209,7 @@ def users_set_email(email, new_email) -> None:
     """Change a person's email (sign-in name). The web lets only the person's own organization do this."""
     _, database = _setup()
     with database.transaction() as db:
-        _or_fail(lambda: people.set_email(db, CLI_ACTOR, _person(db, email), new_email))
+        _or_fail(lambda: accounts.set_email(db, CLI_ACTOR, _person(db, email), new_email))
     click.echo("Email set.")
 
 
@@ -233,8 +235,8 @@ def audit_verify(saved) -> None:
     """Recompute every event chain and check it, and the audit log, against the signed checkpoints;
     exit 1 and say what changed."""
     from exports import checkpoints
-    from mentoring.checkpoints import describe_chain
-    from mentoring.progress import verify_chains
+    from mentoring.progress.signoffs import verify_chains
+    from mentoring.trail.checkpoints import describe_chain
 
     try:
         tokens = checkpoints.saved_copy(json.load(saved)) if saved else []

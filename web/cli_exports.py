@@ -7,8 +7,9 @@ import click
 from sqlmodel import Session, select
 
 from exports import checkpoints, credentials, keys, service, verify
-from mentoring import board
-from mentoring.models import Assignment, Person
+from mentoring.people.models import Person
+from mentoring.progress import board
+from mentoring.progress.models import Assignment
 
 
 def ensure_issuer_keys(database, secret: str) -> None:

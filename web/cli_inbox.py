@@ -2,7 +2,7 @@
 
 import click
 
-from mentoring import digest
+from mentoring.oversight import digest
 
 
 def register(main: click.Group, setup) -> None:

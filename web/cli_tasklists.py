@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from mentoring import customize
 from mentoring.errors import FormError
+from mentoring.progress import customize
 from tasklists import files, shoplists, store
 from tasklists.crosswalk import crosswalk
 from tasklists.models import ShopTaskList, ShopTaskListVersion, TaskListTemplate
@@ -111,7 +111,7 @@ def register(main: click.Group, setup, cli_actor) -> None:
                     what = (f"Imported as template T{template.id}" if created
                             else f"Same content as template T{template.id}; nothing new stored")
                 else:
-                    from mentoring.models import Organization
+                    from mentoring.people.models import Organization
                     shop = db.get(Organization, shop_id)
                     if shop is None or shop.is_school:
                         raise click.ClickException(f"No shop #{shop_id}; see `mentoring orgs list`.")

@@ -8,10 +8,10 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import event
 from sqlmodel import Session
 
-from mentoring import tablets, throttle
-from mentoring.auth import Attempt, SignInLimits
-from mentoring.policy import Actor, load_actor
-from mentoring.throttle import Limits
+from mentoring.access import tablets, throttle
+from mentoring.access.auth import Attempt, SignInLimits
+from mentoring.access.policy import Actor, load_actor
+from mentoring.access.throttle import Limits
 from web import sessions
 from web.db import Database
 from web.settings import Settings
@@ -72,7 +72,7 @@ def attempt_of(request: Request, email: str) -> Attempt:
 
 
 def remember_device(request: Request, response, email: str) -> None:
-    """After a successful sign-in: this browser is trusted for this account (see mentoring/throttle.py)."""
+    """After a successful sign-in: this browser is trusted for this account (see mentoring/access/throttle.py)."""
     settings = settings_of(request)
     name = device_cookie_name(settings)
     value = throttle.remember_device(settings.secret_key, email, request.cookies.get(name))

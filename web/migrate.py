@@ -15,7 +15,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def target_metadata() -> MetaData:
     # Importing the model modules registers every table on SQLModel.metadata.
     import exports.models  # noqa: F401
-    import mentoring.models  # noqa: F401
+    import mentoring.access.models  # noqa: F401
+    import mentoring.oversight.models  # noqa: F401
+    import mentoring.people.models  # noqa: F401
+    import mentoring.progress.models  # noqa: F401
+    import mentoring.trail.models  # noqa: F401
     import tasklists.models  # noqa: F401
     import web.models  # noqa: F401
     return SQLModel.metadata

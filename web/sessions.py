@@ -7,8 +7,9 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
 
+from mentoring.access.models import TabletDevice
 from mentoring.clock import utcnow
-from mentoring.models import Person, TabletDevice
+from mentoring.people.models import Person
 from web.models import WebSession
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute

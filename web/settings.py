@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str = ""  # smtp://user:pass@host:587?from=… ; empty: no email digests are sent
     # Photos decoded at once per server process. One decode holds at most about 130 MB (a 16 MP PNG with
-    # transparency; mentoring/evidence.py), so 2 keep a server under 32 parallel uploads below about 300 MB
+    # transparency; mentoring/progress/evidence.py), so 2 keep a server under 32 parallel uploads below about 300 MB
     # (bench/uploads.py measured 260 MB) and use both cores of a small server; add 130 MB per extra slot.
     # Uploads that find no free slot within the wait get 503 with Retry-After, and nothing is saved.
     photo_decodes: int = Field(default=2, ge=1, le=64)

@@ -5,11 +5,21 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring import invitations, people, policy, roster
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound, parse_input
-from mentoring.models import ORG_KINDS, SCHOOL_ROLES, SHOP_ROLES, Enrollment, Invitation, Membership, Organization
-from mentoring.people import EnrollmentIn, NewPersonIn, OrganizationIn, PersonIn, TriadIn
-from mentoring.policy import Actor
+from mentoring.people import accounts, invitations, roster, triads
+from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
+from mentoring.people.models import (
+    ORG_KINDS,
+    SCHOOL_ROLES,
+    SHOP_ROLES,
+    Enrollment,
+    Invitation,
+    Membership,
+    Organization,
+)
+from mentoring.people.triads import EnrollmentIn, TriadIn
 from web import sessions
 from web.render import FormData, checkbox, form_error, page, see_other
 
@@ -45,7 +55,7 @@ def org_new(actor: Me) -> Response:
 def org_create(db: Db, actor: Me, data: FormData) -> Response:
     policy.require_superuser(actor)
     try:
-        org = people.create_organization(db, actor, parse_input(OrganizationIn, {
+        org = accounts.create_organization(db, actor, parse_input(OrganizationIn, {
             **data, **_shop_options(data)}))
     except FormError as e:
         return form_error("admin/org_form.html", e, data, org=None, kinds=ORG_KINDS)
@@ -78,7 +88,7 @@ def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Resp
     only = policy.org_fields_editable_by(actor, org.id)
     try:
         form = {**org.model_dump(), **data} if only else {**data, **_shop_options(data)}
-        people.update_organization(db, actor, org, parse_input(OrganizationIn, form))
+        accounts.update_organization(db, actor, org, parse_input(OrganizationIn, form))
     except FormError as e:
         db.rollback()
         return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS, only=only)
@@ -120,7 +130,7 @@ def member_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def member_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_admin(db, actor, org_id)
     try:
-        added = people.add_member(db, actor, org, parse_input(NewPersonIn, data))
+        added = accounts.add_member(db, actor, org, parse_input(NewPersonIn, data))
     except FormError as e:
         db.rollback()
         return form_error("admin/member_form.html", e, data, org=org, roles=_roles_for(org))
@@ -147,7 +157,7 @@ def member_delete(db: Db, actor: Me, membership_id: FromPath[int]) -> Response:
         raise NotFound
     org = policy.get_org_for_admin(db, actor, membership.organization_id)
     try:
-        people.remove_membership(db, actor, membership)
+        accounts.remove_membership(db, actor, membership)
     except FormError as e:
         return page("error.html", status_code=400, status=400, title="This role cannot be removed yet",
                     detail=" ".join(e.errors.values()), back=f"/admin/orgs/{org.id}")
@@ -171,7 +181,7 @@ def _person_page(db: Session, actor: Actor, person, *, form, errors, status_code
 def person_update(db: Db, actor: Me, person_id: FromPath[int], data: FormData) -> Response:
     person = policy.get_person_for_admin(db, actor, person_id)
     try:
-        people.update_person(db, actor, person, parse_input(PersonIn, data), active=checkbox(data, "is_active"))
+        accounts.update_person(db, actor, person, parse_input(PersonIn, data), active=checkbox(data, "is_active"))
     except FormError as e:
         db.rollback()
         return _person_page(db, actor, person, form=data, errors=e.errors, status_code=400)
@@ -186,7 +196,7 @@ def person_credentials(db: Db, actor: Me, person_id: FromPath[int], data: FormDa
     """An admin sets a new password and/or PIN, for someone who forgot theirs."""
     person = policy.get_person_for_admin(db, actor, person_id)
     try:
-        people.reset_credentials(db, actor, person, password=str(data.get("password", "")),
+        accounts.reset_credentials(db, actor, person, password=str(data.get("password", "")),
                                  pin=str(data.get("pin", "")))
     except FormError as e:
         db.rollback()
@@ -203,7 +213,7 @@ def person_remove(db: Db, actor: Me, org_id: FromPath[int], person_id: FromPath[
     org = policy.get_org_for_admin(db, actor, org_id)
     person = policy.get_person_for_admin(db, actor, person_id)
     try:
-        people.remove_from_org(db, actor, org, person)
+        accounts.remove_from_org(db, actor, org, person)
     except FormError as e:
         db.rollback()
         return page("error.html", status_code=400, status=400, title="This person cannot be removed yet",
@@ -215,7 +225,7 @@ def person_remove(db: Db, actor: Me, org_id: FromPath[int], person_id: FromPath[
 # --- triads ----------------------------------------------------------------------
 
 def _triad_choices(db: Session, shop: Organization) -> dict:
-    return {role + "s": people.people_with_role(db, shop.id, role) for role in ("mentee", "mentor", "manager")}
+    return {role + "s": policy.people_with_role(db, shop.id, role) for role in ("mentee", "mentor", "manager")}
 
 
 @get("/admin/orgs/{org_id:int}/triads/new", sync_to_thread=True)
@@ -228,7 +238,7 @@ def triad_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def triad_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, org_id)
     try:
-        triad = people.create_triad(db, actor, shop, parse_input(TriadIn, data))
+        triad = triads.create_triad(db, actor, shop, parse_input(TriadIn, data))
     except FormError as e:
         db.rollback()
         return form_error("admin/triad_form.html", e, data, shop=shop, **_triad_choices(db, shop))
@@ -245,24 +255,24 @@ def triad_detail(db: Db, actor: Me, triad_id: FromPath[int]) -> Response:
 def _triad_page(db: Session, triad, *, errors, form, status_code=200) -> Response:
     row = roster.triad_row(db, triad.id)
     return page("admin/triad_detail.html", status_code=status_code, row=row, errors=errors, form=form,
-                history=people.mentor_history(db, triad.id), **_triad_choices(db, row.shop))
+                history=triads.mentor_history(db, triad.id), **_triad_choices(db, row.shop))
 
 
 @post("/admin/triads/{triad_id:int}/mentor", sync_to_thread=True)
 def triad_change_mentor(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Response:
-    return _triad_action(db, actor, triad_id, data, lambda t: people.change_mentor(
+    return _triad_action(db, actor, triad_id, data, lambda t: triads.change_mentor(
         db, actor, t, _as_int(data.get("mentor_id"), "mentor_id"), str(data.get("reason", ""))))
 
 
 @post("/admin/triads/{triad_id:int}/manager", sync_to_thread=True)
 def triad_change_manager(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Response:
-    return _triad_action(db, actor, triad_id, data, lambda t: people.change_manager(
+    return _triad_action(db, actor, triad_id, data, lambda t: triads.change_manager(
         db, actor, t, _as_int(data.get("manager_id"), "manager_id")))
 
 
 @post("/admin/triads/{triad_id:int}/end", sync_to_thread=True)
 def triad_end(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Response:
-    return _triad_action(db, actor, triad_id, data, lambda t: people.end_triad(db, actor, t))
+    return _triad_action(db, actor, triad_id, data, lambda t: triads.end_triad(db, actor, t))
 
 
 def _triad_action(db: Session, actor: Actor, triad_id: FromPath[int], data: dict, action) -> Response:
@@ -287,8 +297,8 @@ def _as_int(value, field: str) -> int:
 
 def _enrollment_choices(db: Session, shop: Organization) -> dict:
     schools = roster.schools(db)
-    return {"mentees": people.people_with_role(db, shop.id, "mentee"), "schools": schools,
-            "instructors": [(s, people.people_with_role(db, s.id, "instructor")) for s in schools]}
+    return {"mentees": policy.people_with_role(db, shop.id, "mentee"), "schools": schools,
+            "instructors": [(s, policy.people_with_role(db, s.id, "instructor")) for s in schools]}
 
 
 @get("/admin/orgs/{org_id:int}/enrollments/new", sync_to_thread=True)
@@ -302,7 +312,7 @@ def enrollment_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) 
     shop = policy.get_shop_for_manager(db, actor, org_id)
     try:
         form = parse_input(EnrollmentIn, {**data, "consent_active": checkbox(data, "consent_active")})
-        people.create_enrollment(db, actor, shop, form)
+        triads.create_enrollment(db, actor, shop, form)
     except FormError as e:
         db.rollback()
         return form_error("admin/enrollment_form.html", e, data, shop=shop, **_enrollment_choices(db, shop))
@@ -313,7 +323,7 @@ def enrollment_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) 
 @post("/admin/enrollments/{enrollment_id:int}/consent", sync_to_thread=True)
 def enrollment_consent(db: Db, actor: Me, enrollment_id: FromPath[int], data: FormData) -> Response:
     enrollment = policy.get_enrollment_for_manager(db, actor, enrollment_id)
-    people.set_consent(db, actor, enrollment, checkbox(data, "consent_active"))
+    triads.set_consent(db, actor, enrollment, checkbox(data, "consent_active"))
     db.commit()
     return see_other(f"/admin/orgs/{enrollment.shop_id}")
 
@@ -322,7 +332,7 @@ def enrollment_consent(db: Db, actor: Me, enrollment_id: FromPath[int], data: Fo
 def enrollment_end(db: Db, actor: Me, enrollment_id: FromPath[int]) -> Response:
     enrollment: Enrollment = policy.get_enrollment_for_manager(db, actor, enrollment_id)
     if enrollment.ended_at is None:
-        people.end_enrollment(db, actor, enrollment)
+        triads.end_enrollment(db, actor, enrollment)
         db.commit()
     return see_other(f"/admin/orgs/{enrollment.shop_id}")
 

@@ -6,8 +6,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from mentoring import policy
-from mentoring.models import Person
+from mentoring.access import policy
+from mentoring.people.models import Person
 from web.apidoc import SECURITY, errors
 from web.pages.api_v1 import api_actor
 

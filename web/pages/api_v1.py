@@ -19,10 +19,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from mentoring import apitokens, auth, board, policy, progress, roster
+from mentoring.access import apitokens, auth, policy
+from mentoring.access.models import ApiToken
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError
-from mentoring.models import ApiToken, Assignment, Organization, Person, ProgressEvent
-from mentoring.policy import Actor
+from mentoring.people import roster
+from mentoring.people.models import Organization, Person
+from mentoring.progress import board, signoffs
+from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists.models import ShopTaskList, ShopTaskListVersion
 from web.apidoc import SECURITY, errors
 from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, pin_limits, settings_of
@@ -215,7 +219,7 @@ class AlreadySignedOut(BaseModel):
     signed_at: datetime
 
 
-def _event_out(e: ProgressEvent | progress.EventView) -> EventOut:
+def _event_out(e: ProgressEvent | signoffs.EventView) -> EventOut:
     return EventOut(seq=e.seq, task_code=e.task_code, kind=e.kind, actor_name=e.actor_name, at=_utc(e.at),
                     meaning=e.meaning, rating=e.rating, minutes=e.minutes, note=e.note, reason=e.reason,
                     ro_number=e.ro_number, vin=e.vin, device=e.device, hash=e.hash, prev_hash=e.prev_hash)
@@ -328,13 +332,13 @@ def assignment_events(request: Request, db: Db, assignment_id: FromPath[int], ta
     """Every event of the hash chain in order; filter by task_code, or fetch only those after after_seq."""
     actor = api_actor(request, db)
     assignment = _assignment(db, actor, assignment_id)
-    return [_event_out(e) for e in progress.events_of(db, assignment.id)
+    return [_event_out(e) for e in signoffs.events_of(db, assignment.id)
             if e.seq > after_seq and (not task_code or e.task_code == task_code)]
 
 
 # --- writing ------------------------------------------------------------------------------------
 
-def _on_already_signed(_request: Request, exc: progress.AlreadySigned) -> Response:
+def _on_already_signed(_request: Request, exc: signoffs.AlreadySigned) -> Response:
     body = AlreadySignedOut(status_code=409, detail=str(exc), signed_by=exc.event.actor_name,
                             signed_at=_utc(exc.event.at))
     return Response(body.model_dump(mode="json"), status_code=409)
@@ -355,25 +359,25 @@ def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn)
     match data.kind:
         case "practice":
             hours = "" if data.hours is None else data.hours
-            return progress.log_practice(db, actor, aid, code, hours=hours, note=data.note, device=DEVICE)
+            return signoffs.log_practice(db, actor, aid, code, hours=hours, note=data.note, device=DEVICE)
         case "ready":
-            return progress.request_signoff(db, actor, aid, code, device=DEVICE)
+            return signoffs.request_signoff(db, actor, aid, code, device=DEVICE)
         case "signoff":
             # No shared tablet here: the PIN is always the second factor.
-            return progress.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
+            return signoffs.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
                                      ro_number=data.ro_number, vin=data.vin, device=DEVICE)
         case "countersign":
-            return progress.countersign(db, actor, aid, code, device=DEVICE)
+            return signoffs.countersign(db, actor, aid, code, device=DEVICE)
         case "revoke":
-            return progress.revoke(db, actor, aid, code, reason=data.reason, device=DEVICE)
+            return signoffs.revoke(db, actor, aid, code, reason=data.reason, device=DEVICE)
         case "comment":
-            return progress.comment(db, actor, aid, code, note=data.note, device=DEVICE)
+            return signoffs.comment(db, actor, aid, code, note=data.note, device=DEVICE)
     raise FormError({"kind": "Unknown kind."})  # pragma: no cover - the model allows only the kinds above
 
 
 @post("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, status_code=201,
       exclude_from_csrf=True,
-      exception_handlers={progress.AlreadySigned: _on_already_signed, ValidationException: _on_invalid_body},
+      exception_handlers={signoffs.AlreadySigned: _on_already_signed, ValidationException: _on_invalid_body},
       security=SECURITY, responses={**errors(400, 401, 403, 404, 413, 422, 429),
                                    409: ResponseSpec(data_container=AlreadySignedOut,
                                                      description="Someone signed the task first.")})
@@ -384,7 +388,7 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
     assignment = _assignment(db, actor, assignment_id)
     try:
         event = _add_event(db, actor, assignment, data)
-    except progress.WrongPin:
+    except signoffs.WrongPin:
         db.rollback()
         auth.record_wrong_pin(db, actor.person_id, pin_limits(request.app.state.settings))
         db.commit()

@@ -6,11 +6,13 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlmodel import Session
 
-from mentoring import apitokens, audit, invitations
-from mentoring.auth import LoginRefused, authenticate, confirm_password, replace_password, replace_pin
+from mentoring.access import apitokens
+from mentoring.access.auth import LoginRefused, authenticate, confirm_password, replace_password, replace_pin
+from mentoring.access.policy import Actor, home_path, load_actor
 from mentoring.errors import FormError
-from mentoring.models import Person
-from mentoring.policy import Actor, home_path, load_actor
+from mentoring.people import invitations
+from mentoring.people.models import Person
+from mentoring.trail import audit
 from web import sessions
 from web.deps import (
     attempt_of,

@@ -5,8 +5,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlmodel import Session
 
-from mentoring import board, policy, roster
-from mentoring.policy import Actor
+from mentoring.access import policy
+from mentoring.access.policy import Actor
+from mentoring.people import roster
+from mentoring.progress import board
 from web.pages import manage
 from web.render import page
 

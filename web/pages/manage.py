@@ -5,21 +5,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring import (
-    board,
-    dashboard,
-    flags,
-    inbox,
-    instructor,
-    payplan,
-    policy,
-    reviews,
-    roster,
-    timeline,
-)
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError
-from mentoring.models import Organization
-from mentoring.policy import Actor
+from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews
+from mentoring.people import roster
+from mentoring.people.models import Organization
+from mentoring.progress import board, timeline
 from web.render import FormData, checkbox, page, see_other
 
 Db = NamedDependency[Session]

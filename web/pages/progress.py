@@ -12,10 +12,11 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File
 from sqlmodel import Session, select
 
-from mentoring import auth, board, evidence, policy, progress
+from mentoring.access import auth, policy
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.models import Assignment, EvidencePhoto, ProgressEvent
-from mentoring.policy import Actor
+from mentoring.progress import board, evidence, signoffs
+from mentoring.progress.models import Assignment, EvidencePhoto, ProgressEvent
 from web import sessions
 from web.deps import database_of, pin_limits, session_cookie_name, settings_of
 from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
@@ -52,7 +53,7 @@ def _task_page(db: Session, actor: Actor, assignment: Assignment, code: str, *, 
     photos = db.exec(select(EvidencePhoto).where(EvidencePhoto.event_id.in_([e.id for e in row.state.events]))
                      ).all() if row.state.events else []
     return page("progress/task.html", status_code=status_code, b=b, row=row, errors=errors or {},
-                form=form or {"rating": str(progress.DEFAULT_RATING)}, ratings=progress.RATINGS,
+                form=form or {"rating": str(signoffs.DEFAULT_RATING)}, ratings=signoffs.RATINGS,
                 photos={p.event_id: p for p in photos},
                 can_sign=policy.may_sign_assignment(db, actor, assignment),
                 is_mentee=actor.person_id == assignment.mentee_id,
@@ -82,12 +83,12 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
              data: Annotated[SignOffForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     # With a photo, who may sign is checked before it is read: 404/403 cost two lookups, a decode up to a few
     # hundred ms and MBs. In a short read session of its own, so that on SQLite no decode runs while this request
-    # holds the write lock. Without one there is nothing costly to guard, and progress.sign_off checks under the
+    # holds the write lock. Without one there is nothing costly to guard, and signoffs.sign_off checks under the
     # lock either way (the check's own session would add about a third to a plain sign-off's server time).
     has_photo = data.photo is not None and bool(data.photo.filename)
     if has_photo:
         with database_of(request).session() as reader:
-            progress.get_assignment_to_sign(reader, actor, assignment_id)
+            signoffs.get_assignment_to_sign(reader, actor, assignment_id)
     folder = Path(settings_of(request).upload_dir)
     stored = None
     on_tablet = bool(request.state.get("tablet_name"))
@@ -95,7 +96,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     try:
         if has_photo:
             stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
-        event = progress.sign_off(
+        event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
             photo_hashes=[stored.sha256] if stored else [])
@@ -105,7 +106,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
             sessions.end(db, request.cookies.get(cookie))
         db.commit()
-    except progress.AlreadySigned as taken:
+    except signoffs.AlreadySigned as taken:
         db.rollback()
         _discard(folder, stored)
         return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code,
@@ -132,7 +133,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
-    if isinstance(error, progress.WrongPin):
+    if isinstance(error, signoffs.WrongPin):
         auth.record_wrong_pin(db, actor.person_id, pin_limits(settings_of(request)))
         db.commit()
 
@@ -148,7 +149,7 @@ def _event_action(request: Request, db: Session, actor: Actor, assignment_id: in
     try:
         action(assignment)
         db.commit()
-    except progress.AlreadySigned as taken:
+    except signoffs.AlreadySigned as taken:
         db.rollback()
         return _task_page(db, actor, assignment, code, errors={"": str(taken)}, status_code=409)
     except FormError as e:
@@ -160,14 +161,14 @@ def _event_action(request: Request, db: Session, actor: Actor, assignment_id: in
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/ready", sync_to_thread=True)
 def ready(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
           data: FormData) -> Response:
-    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.request_signoff(
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.request_signoff(
         db, actor, a.id, code, device=device_of(request)))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/practice", sync_to_thread=True)
 def practice(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
              data: FormData) -> Response:
-    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.log_practice(
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.log_practice(
         db, actor, a.id, code, hours=data.get("hours", ""), note=str(data.get("note", "")),
         device=device_of(request)))
 
@@ -175,21 +176,21 @@ def practice(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/countersign", sync_to_thread=True)
 def countersign(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
                 data: FormData) -> Response:
-    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.countersign(
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.countersign(
         db, actor, a.id, code, device=device_of(request)))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/revoke", sync_to_thread=True)
 def revoke(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
            data: FormData) -> Response:
-    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.revoke(
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.revoke(
         db, actor, a.id, code, reason=str(data.get("reason", "")), device=device_of(request)))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/comment", sync_to_thread=True)
 def comment(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], code: FromPath[str],
             data: FormData) -> Response:
-    return _event_action(request, db, actor, assignment_id, code, data, lambda a: progress.comment(
+    return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.comment(
         db, actor, a.id, code, note=str(data.get("note", "")), device=device_of(request)))
 
 
@@ -215,8 +216,8 @@ HANDLERS = [board_page, task_page, sign_off, ready, practice, countersign, revok
 def group_page(db: Db, actor: Me, code: FromQuery[str] = "") -> Response:
     policy.require_role(actor, "mentor")
     code = code.strip()
-    return page("progress/group.html", code=code, candidates=progress.group_candidates(db, actor, code),
-                ratings=progress.RATINGS, errors={}, results=None, form={"rating": str(progress.DEFAULT_RATING)})
+    return page("progress/group.html", code=code, candidates=signoffs.group_candidates(db, actor, code),
+                ratings=signoffs.RATINGS, errors={}, results=None, form={"rating": str(signoffs.DEFAULT_RATING)})
 
 
 @post("/group-signoff", sync_to_thread=True)
@@ -227,15 +228,15 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     picked = picked if isinstance(picked, list) else [picked]
     on_tablet = bool(request.state.get("tablet_name"))
     try:
-        results = progress.sign_off_group(
+        results = signoffs.sign_off_group(
             db, actor, [int(i) for i in picked if str(i).isdigit()], code, rating=data.get("rating"),
             pin=None if on_tablet else str(data.get("pin", "")), note=str(data.get("note", "")),
             device=device_of(request))
     except FormError as e:
         db.rollback()
         _count_wrong_pin(request, db, actor, e)
-        return page("progress/group.html", status_code=400, code=code, ratings=progress.RATINGS, errors=e.errors,
-                    candidates=progress.group_candidates(db, actor, code), results=None,
+        return page("progress/group.html", status_code=400, code=code, ratings=signoffs.RATINGS, errors=e.errors,
+                    candidates=signoffs.group_candidates(db, actor, code), results=None,
                     form={k: v for k, v in data.items() if k != "pin"})
     # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the same
     # transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
@@ -244,8 +245,8 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     if turn_ended:
         sessions.end(db, request.cookies.get(cookie))
     db.commit()
-    response = page("progress/group.html", code=code, ratings=progress.RATINGS, errors={}, results=results,
-                    candidates=[] if turn_ended else progress.group_candidates(db, actor, code),
+    response = page("progress/group.html", code=code, ratings=signoffs.RATINGS, errors={}, results=results,
+                    candidates=[] if turn_ended else signoffs.group_candidates(db, actor, code),
                     form={"rating": data.get("rating")}, turn_ended=turn_ended)
     if turn_ended:
         response.delete_cookie(cookie, path="/")

@@ -18,10 +18,11 @@ from sqlmodel import Session
 
 from exports import bulk, checkpoints, credentials, keys, record, service, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
-from mentoring import board, disclosure, policy, throttle
+from mentoring.access import disclosure, policy, throttle
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.models import Organization
-from mentoring.policy import Actor
+from mentoring.people.models import Organization
+from mentoring.progress import board
 from web.apidoc import errors
 from web.deps import client_address, database_of, settings_of
 from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other
@@ -41,7 +42,7 @@ def _anchor(request: Request, db: Session, org_id: int) -> None:
     """After an issue has committed: a signed checkpoint of the history the record or credential states.
 
     In a transaction of its own, because a checkpoint first waits for every other writer of audit entries
-    (mentoring.checkpoints.hold_audit_writers). The issue stands even if no checkpoint can be signed: the
+    (mentoring.trail.checkpoints.hold_audit_writers). The issue stands even if no checkpoint can be signed: the
     next `mentoring audit checkpoint` reports why."""
     try:
         checkpoints.write_checkpoint(db, org_id, secret=settings_of(request).secret_key, base_url=_base(request))

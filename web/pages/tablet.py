@@ -5,11 +5,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring import policy, tablets
-from mentoring.auth import LoginRefused
+from mentoring.access import policy, tablets
+from mentoring.access.auth import LoginRefused
+from mentoring.access.models import TabletDevice
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.models import Person, TabletDevice
-from mentoring.policy import Actor
+from mentoring.people.models import Person
 from web import sessions
 from web.deps import pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, page, see_other

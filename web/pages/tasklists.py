@@ -10,10 +10,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
-from mentoring import customize, policy, roster
-from mentoring.customize import AssignmentIn
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound, parse_input
-from mentoring.policy import Actor
+from mentoring.people import roster
+from mentoring.progress import customize
+from mentoring.progress.customize import AssignmentIn
 from tasklists import files, shoplists, store
 from tasklists.models import ShopTaskList, TaskListTemplate
 from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other

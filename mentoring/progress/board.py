@@ -7,11 +7,13 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
-from mentoring import lru, policy
+from mentoring import lru
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import NotFound
-from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
-from mentoring.policy import Actor
-from mentoring.progress import TaskState, events_of, task_states
+from mentoring.people.models import Organization, Person, Triad
+from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.signoffs import TaskState, events_of, task_states
 from tasklists.coverage import CoverageReport, coverage
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 

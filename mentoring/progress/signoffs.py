@@ -10,11 +10,13 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
-from mentoring import audit, auth, policy
+from mentoring.access import auth, policy
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
-from mentoring.models import Assignment, Organization, Person, ProgressEvent, Triad
-from mentoring.policy import Actor
+from mentoring.people.models import Organization, Person, Triad
+from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.trail import audit
 from tasklists.models import ShopTask
 
 SIGNED_MEANING = "performed and observed"
@@ -122,7 +124,7 @@ class BrokenLink:
 
 def verify_chains(db: Session) -> list[BrokenLink]:
     """Recompute every chain; report the first broken link of each assignment."""
-    from mentoring.models import EvidencePhoto
+    from mentoring.progress.models import EvidencePhoto
 
     photos: dict[int, list[str]] = {}
     for event_id, digest in db.exec(select(EvidencePhoto.event_id, EvidencePhoto.sha256)).all():
@@ -258,7 +260,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet).
 
     `at` is for loading history (the demo); pages and the API always sign at the server's time."""
-    from mentoring.evidence import normalize_ro, normalize_vin
+    from mentoring.progress.evidence import normalize_ro, normalize_vin
 
     if pin is not None:  # before the lock: hashing the PIN is the slow part
         check_signing_pin(db, actor, pin)

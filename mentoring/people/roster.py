@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from mentoring.models import Enrollment, Membership, Organization, Person, Triad
-from mentoring.policy import Actor, consented_student_ids
+from mentoring.access.policy import Actor, consented_student_ids
+from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
 
 Mentee, Mentor, Manager, Instructor = (aliased(Person) for _ in range(4))
 School = aliased(Organization)

@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from mentoring import audit, policy
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
-from mentoring.models import Invitation, Membership, Organization, Person
-from mentoring.policy import Actor
+from mentoring.people.models import Invitation, Membership, Organization, Person
+from mentoring.trail import audit
 
 VALID_FOR = timedelta(days=14)
 
@@ -40,7 +41,7 @@ def _open_for(person_id: int) -> list:
 
 
 def invite(db: Session, actor: Actor, org: Organization, person: Person, role: str) -> Invitation:
-    """Called by people.add_member (an admin) and by invite_first_admin (the site operator)."""
+    """Called by accounts.add_member (an admin) and by invite_first_admin (the site operator)."""
     if db.exec(select(Membership.id).where(Membership.person_id == person.id, Membership.organization_id == org.id,
                                            Membership.role == role)).first():
         raise FormError({"role": f"{person.full_name} is already {role} at {org.name}."})
@@ -58,13 +59,13 @@ def invite(db: Session, actor: Actor, org: Organization, person: Person, role: s
 def invite_first_admin(db: Session, actor: Actor, org: Organization, data) -> Person | Invitation:
     """The site operator's one way into an organization: its first admin. A new email gets an account that
     the organization then manages; an existing account gets an invitation."""
-    from mentoring import people
+    from mentoring.people import accounts
 
     policy.get_org_for_first_admin(db, actor, org.id)
     person = db.exec(select(Person).where(Person.email == data.email)).first()
     if person is None:
-        person = people.create_person(db, actor, data, password=data.password, created_by_org=org)
-        people.grant_role(db, actor, org, person, "admin")
+        person = accounts.create_person(db, actor, data, password=data.password, created_by_org=org)
+        accounts.grant_role(db, actor, org, person, "admin")
         return person
     if data.password:
         raise FormError({"email": "This person already has an account; they will be invited, so leave the "
@@ -102,7 +103,7 @@ def get_for_invitee(db: Session, actor: Actor, invitation_id: int) -> Invitation
 
 
 def accept(db: Session, actor: Actor, invitation: Invitation) -> Membership | None:
-    from mentoring import people
+    from mentoring.people import accounts
 
     _require_open(invitation)
     invitation.accepted_at = utcnow()
@@ -113,7 +114,7 @@ def accept(db: Session, actor: Actor, invitation: Invitation) -> Membership | No
     if db.exec(select(Membership.id).where(Membership.person_id == person.id, Membership.organization_id == org.id,
                                            Membership.role == invitation.role)).first():
         return None  # granted meanwhile (e.g. by the CLI): accepting changes nothing more
-    return people.grant_role(db, actor, org, person, invitation.role)
+    return accounts.grant_role(db, actor, org, person, invitation.role)
 
 
 def decline(db: Session, actor: Actor, invitation: Invitation) -> None:

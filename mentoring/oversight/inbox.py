@@ -6,9 +6,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from mentoring import board, dashboard, flags, invitations, policy, reviews
-from mentoring.models import Organization, Person, Review, Triad
-from mentoring.policy import Actor
+from mentoring.access import policy
+from mentoring.access.policy import Actor
+from mentoring.oversight import dashboard, flags, reviews
+from mentoring.oversight.models import Review
+from mentoring.people import invitations
+from mentoring.people.models import Organization, Person, Triad
+from mentoring.progress import board
 
 REVIEW_NOTICE_DAYS = 7  # a review shows up this many days before it is due
 

@@ -11,10 +11,13 @@ from typing import Literal
 from pydantic import BaseModel, field_validator, model_validator
 from sqlmodel import Session, select
 
-from mentoring import audit, flags, policy
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound, parse_input
-from mentoring.models import PayStep, PayStepDecision, Person, ToolRecord, Triad
-from mentoring.policy import Actor
+from mentoring.oversight import flags
+from mentoring.oversight.models import PayStep, PayStepDecision, ToolRecord
+from mentoring.people.models import Person, Triad
+from mentoring.trail import audit
 from tasklists.coverage import CoverageReport
 
 MILESTONES = {"area_p1": "All P-1 tasks of an area signed", "coverage": "Coverage of the list at least N %",
@@ -328,7 +331,7 @@ def pay_plan_of(db: Session, actor: Actor, shop_id: int, mentee_id: int, report:
 
 
 def _shop_tz(db: Session, shop_id: int) -> str:
-    from mentoring.models import Organization
+    from mentoring.people.models import Organization
     return db.get(Organization, shop_id).timezone
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from mentoring.models import Assignment, ProgressEvent, Review, ReviewSignature
+from mentoring.oversight.models import Review, ReviewSignature
+from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists.models import ShopTask
 
 KIND_TEXT = {"practice": "practised", "ready": "asked for sign-off on", "signoff": "signed off",

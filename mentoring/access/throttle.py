@@ -20,8 +20,8 @@ from sqlalchemy import case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from mentoring.access.models import ThrottleEntry
 from mentoring.clock import utcnow
-from mentoring.models import ThrottleEntry
 
 FORGET_AFTER = timedelta(hours=24)  # a streak of failures older than this starts again from zero
 DEVICE_DAYS = 365  # how long a browser stays trusted for an account after a successful sign-in

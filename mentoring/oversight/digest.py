@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlmodel import Session, select
 
-from mentoring import inbox
-from mentoring.models import Invitation, Membership, Person
-from mentoring.policy import load_actor
+from mentoring.access.policy import load_actor
+from mentoring.oversight import inbox
+from mentoring.people.models import Invitation, Membership, Person
 
-log = logging.getLogger("mentoring.digest")
+log = logging.getLogger("mentoring.oversight.digest")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from mentoring.models import Assignment, AuditEntry, Organization, Person, ProgressEvent
+from mentoring.people.models import Organization, Person
+from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.trail.models import AuditEntry
 
 FORMAT = "workplace-mentoring/checkpoint@1"
 # The fields an entry's digest covers, in this order: named here, so that a column added to the table later

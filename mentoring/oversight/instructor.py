@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from mentoring import dashboard, roster
-from mentoring.dashboard import ListProgress
-from mentoring.models import Assignment
-from mentoring.policy import Actor, consented_student_ids
+from mentoring.access.policy import Actor, consented_student_ids
+from mentoring.oversight import dashboard
+from mentoring.oversight.dashboard import ListProgress
+from mentoring.people import roster
+from mentoring.progress.models import Assignment
 
 
 @dataclass

@@ -7,10 +7,13 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from mentoring import audit, flags, policy
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound, parse_input
-from mentoring.models import Organization, Review, ReviewSignature, Triad
-from mentoring.policy import Actor
+from mentoring.oversight import flags
+from mentoring.oversight.models import Review, ReviewSignature
+from mentoring.people.models import Organization, Triad
+from mentoring.trail import audit
 
 PARTIES = ("manager", "mentor", "mentee")
 STANDARD = (("30", 30), ("60", 60), ("90", 90))

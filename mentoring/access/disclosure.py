@@ -6,10 +6,11 @@ mentee turns them on, and nobody else may turn them on for them."""
 
 from sqlmodel import Session
 
-from mentoring import audit
+from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden
-from mentoring.models import Assignment, Person
-from mentoring.policy import Actor
+from mentoring.people.models import Person
+from mentoring.progress.models import Assignment
+from mentoring.trail import audit
 
 
 def shows_ratings(db: Session, mentee_id: int) -> bool:

@@ -6,7 +6,8 @@ from sqlalchemy import Select, bindparam, or_
 from sqlmodel import Session, select
 
 from mentoring.errors import Forbidden, NotFound
-from mentoring.models import Assignment, Enrollment, Membership, Organization, Person, Triad
+from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.progress.models import Assignment
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
 HOMES = (
@@ -148,6 +149,20 @@ def get_shop_for_manager(db: Session, actor: Actor, shop_id: int) -> Organizatio
 _ORGS_OF = select(Membership.organization_id).where(Membership.person_id == bindparam("person")).distinct()
 
 
+# --- roles held -------------------------------------------------------------
+
+def holds_role(db: Session, person_id: int, org_id: int, role: str) -> bool:
+    return db.exec(select(Membership.id).where(
+        Membership.person_id == person_id, Membership.organization_id == org_id,
+        Membership.role == role)).first() is not None
+
+
+def people_with_role(db: Session, org_id: int, role: str) -> list[Person]:
+    return list(db.exec(select(Person).join(Membership, Membership.person_id == Person.id)
+                        .where(Membership.organization_id == org_id, Membership.role == role)
+                        .order_by(Person.full_name)).all())
+
+
 def orgs_of(db: Session, person_id: int) -> set[int]:
     return set(db.exec(_ORGS_OF, params={"person": person_id}).all())
 
@@ -277,7 +292,7 @@ def assignment_visible(actor: Actor):
     """A WHERE clause on Assignment: can_view_mentee with the assignment's shop, for lists of assignments."""
     from sqlalchemy import and_, exists
 
-    from mentoring.models import Assignment
+    from mentoring.progress.models import Assignment
 
     mentee_there = exists().where(Membership.person_id == Assignment.mentee_id, Membership.role == "mentee",
                                   Membership.organization_id == Assignment.shop_id)
@@ -432,7 +447,7 @@ def require_record_issuer(actor: Actor, shop_id: int) -> None:
 
 
 def get_assignment_for_exporter(db: Session, actor: Actor, assignment_id: int):
-    from mentoring.models import Assignment
+    from mentoring.progress.models import Assignment
 
     assignment = db.get(Assignment, assignment_id)
     if assignment is None or not can_export_record(actor, assignment):

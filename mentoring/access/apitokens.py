@@ -13,11 +13,14 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from mentoring import audit, policy
+from mentoring.access import policy
+from mentoring.access.models import ApiToken
+from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
-from mentoring.models import ApiToken, Assignment, Enrollment, Membership, Organization, Person, Triad
-from mentoring.policy import Actor
+from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.progress.models import Assignment
+from mentoring.trail import audit
 
 PREFIX = "mtk_"
 NAME_LIMIT = 60

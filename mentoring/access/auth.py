@@ -10,11 +10,11 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from mentoring import throttle
+from mentoring.access import throttle
+from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
-from mentoring.models import Person
-from mentoring.throttle import Limits
+from mentoring.people.models import Person
 
 # OWASP ASVS 5.0 V11.4.2: argon2id, m >= 19 MiB, t >= 2, p = 1.
 PRODUCTION_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)

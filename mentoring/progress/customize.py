@@ -5,10 +5,12 @@ from datetime import date
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from mentoring import audit, policy
+from mentoring.access import policy
+from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.models import Assignment, Organization, Triad
-from mentoring.policy import Actor
+from mentoring.people.models import Organization, Triad
+from mentoring.progress.models import Assignment
+from mentoring.trail import audit
 from tasklists import shoplists
 from tasklists.documents import TaskListDoc
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate

@@ -12,18 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select
 from sqlmodel import Session, select
 
-from mentoring import flags, lru, payplan, policy, reviews, roster
-from mentoring.models import (
-    Assignment,
-    Organization,
-    PayStep,
-    PayStepDecision,
-    ProgressEvent,
-    Review,
-    ShopDashboardSettings,
-    Triad,
-)
-from mentoring.policy import Actor
+from mentoring import lru
+from mentoring.access import policy
+from mentoring.access.policy import Actor
+from mentoring.oversight import flags, payplan, reviews
+from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDashboardSettings
+from mentoring.people import roster
+from mentoring.people.models import Organization, Triad
+from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
@@ -147,8 +143,8 @@ def stalled_days_of(db: Session, shop_ids: set[int]) -> dict[int, int]:
 
 
 def set_stalled_days(db: Session, actor: Actor, shop: Organization, days) -> None:
-    from mentoring import audit
     from mentoring.errors import FormError
+    from mentoring.trail import audit
 
     try:
         days = int(days)

@@ -6,13 +6,15 @@ import secrets
 
 from sqlmodel import Session, select
 
-from mentoring import audit, auth, people
-from mentoring.auth import LoginRefused
+from mentoring.access import auth, policy
+from mentoring.access.auth import LoginRefused
+from mentoring.access.models import TabletDevice
+from mentoring.access.policy import Actor
+from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import FormError, NotFound
-from mentoring.models import Organization, Person, TabletDevice
-from mentoring.policy import Actor
-from mentoring.throttle import Limits
+from mentoring.people.models import Organization, Person
+from mentoring.trail import audit
 
 IDLE_SECONDS = 60  # a tablet returns to the shop screen after a minute without a tap
 
@@ -59,7 +61,7 @@ def tablets_at(db: Session, shop_id: int) -> list[TabletDevice]:
 
 
 def mentors_at(db: Session, shop_id: int) -> list[Person]:
-    return [p for p in people.people_with_role(db, shop_id, "mentor") if p.is_active]
+    return [p for p in policy.people_with_role(db, shop_id, "mentor") if p.is_active]
 
 
 def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, limits: Limits) -> Person:

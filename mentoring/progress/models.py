@@ -1,0 +1,62 @@
+"""Assignments of a shop task list to a mentee, their progress events and evidence photos."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+import mentoring.people.models  # noqa: F401  (the people and organizations these rows point at)
+import tasklists.models  # noqa: F401  (tables that assignments point at)
+from mentoring.clock import utcnow
+
+
+class Assignment(SQLModel, table=True):
+    """A published shop task-list version given to a triad's mentee. It keeps that version for good."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    triad_id: int = Field(foreign_key="triad.id", index=True)
+    mentee_id: int = Field(foreign_key="person.id", index=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    version_id: int = Field(foreign_key="shoptasklistversion.id", index=True)
+    start_date: date
+    target_date: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    ended_at: datetime | None = None
+
+
+class ProgressEvent(SQLModel, table=True):
+    """One append-only fact about a task in an assignment, linked to the previous one by its hash."""
+
+    # (at, id): "the newest sign-offs of a shop" reads from the newest end and stops after a page of them.
+    __table_args__ = (UniqueConstraint("assignment_id", "seq"), Index("ix_progressevent_at_id", "at", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    seq: int  # 1, 2, … within the assignment: the chain's order
+    task_code: str = Field(max_length=40)
+    kind: str = Field(max_length=20)  # practice | ready | signoff | countersign | revoke | comment
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_name: str = Field(max_length=120)  # printed name at the time of the event
+    at: datetime = Field(default_factory=utcnow)
+    meaning: str = Field(default="", max_length=60)
+    rating: int | None = None
+    minutes: int | None = None  # practice time
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    ro_number: str = Field(default="", max_length=30)
+    vin: str = Field(default="", max_length=17)
+    reason: str = Field(default="", max_length=300)
+    device: str = Field(default="", max_length=80)  # "personal device" or "tablet: Bay 3"
+    ip: str = Field(default="", max_length=64)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class EvidencePhoto(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="progressevent.id", index=True)
+    stored_name: str = Field(max_length=80)  # chosen by the server, never the uploader's name
+    thumb_name: str = Field(max_length=80)
+    content_type: str = Field(max_length=20)
+    size: int
+    sha256: str = Field(max_length=64)
