@@ -24,7 +24,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD = 12
 PIN_RE = re.compile(r"\d{4,6}")
-COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+COMMON_PASSWORDS_FILE = Path(__file__).parent.parent / "data" / "common-passwords.txt"
 # The most common PINs that the pattern rules below do not already catch (from published analyses of
 # leaked PIN sets): each would be among an attacker's first guesses.
 COMMON_PINS = frozenset({"1004", "2000", "2001", "6969", "1122", "112233", "789456", "159753"})
