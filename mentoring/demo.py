@@ -223,7 +223,7 @@ def _reviews_pay_and_tools(db: Session, actor: Actor, shop: Organization) -> Non
     payplan.add_tool_record(db, as_manager, by_mentee["Tyler Brooks"], dict(
         kind="allowance", description="Yearly tool allowance", amount="500", on_date=date.today().replace(day=1),
         shared=True))
-    payplan.add_tool_record(db, as_manager, triads["Tyler Brooks"], dict(
+    payplan.add_tool_record(db, as_manager, by_mentee["Tyler Brooks"], dict(
         kind="loan", description="3/8 in. click torque wrench", on_date=date.today() - timedelta(days=12),
         due_back_on=date.today() + timedelta(days=2), note="Shop tool, serial 4471."))
     payplan.add_tool_record(db, as_manager, triads["Aisha Khan"], dict(
