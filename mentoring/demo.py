@@ -226,7 +226,7 @@ def _reviews_pay_and_tools(db: Session, actor: Actor, shop: Organization) -> Non
     payplan.add_tool_record(db, as_manager, by_mentee["Tyler Brooks"], dict(
         kind="loan", description="3/8 in. click torque wrench", on_date=date.today() - timedelta(days=12),
         due_back_on=date.today() + timedelta(days=2), note="Shop tool, serial 4471."))
-    payplan.add_tool_record(db, as_manager, triads["Aisha Khan"], dict(
+    payplan.add_tool_record(db, as_manager, by_mentee["Aisha Khan"], dict(
         kind="issue", description="Safety glasses and nitrile gloves", on_date=date.today() - timedelta(weeks=9)))
     dashboard.set_stalled_days(db, as_manager, shop, 14)
 
