@@ -1,10 +1,11 @@
 """Small helpers for pages and forms."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from mentoring.errors import FormError
 
@@ -32,3 +33,18 @@ def see_other(path: str) -> Redirect:
 
 def checkbox(form: dict[str, Any], name: str) -> bool:
     return form.get(name) in {"on", "true", "1", "yes"}
+
+
+def submit(db: Any, action: Callable[[], Any], *, done: str | Callable[[Any], str],
+           failed: Callable[[FormError], Response | Template]) -> Response | Template:
+    """The one shape of a form post: run one domain call; if it refuses with field messages, undo its writes
+    and re-render the form (400), otherwise commit and redirect (303) so a reload does not post again.
+
+    `done` is the path to go to, or a function of what the call returned; `failed` re-renders the form."""
+    try:
+        result = action()
+    except FormError as e:
+        db.rollback()
+        return failed(e)
+    db.commit()
+    return see_other(done(result) if callable(done) else done)

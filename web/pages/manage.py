@@ -12,7 +12,7 @@ from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, re
 from mentoring.people import roster
 from mentoring.people.models import Organization
 from mentoring.progress import board, timeline
-from web.render import FormData, checkbox, page, see_other
+from web.render import FormData, checkbox, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -36,13 +36,8 @@ def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str =
 @post("/shops/{shop_id:int}/dashboard-settings", sync_to_thread=True)
 def dashboard_settings(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, shop_id)
-    try:
-        dashboard.set_stalled_days(db, actor, shop, data.get("stalled_days"))
-    except FormError as e:
-        db.rollback()
-        return dashboard_page(db, actor, errors=e.errors, status_code=400)
-    db.commit()
-    return see_other("/manager")
+    return submit(db, lambda: dashboard.set_stalled_days(db, actor, shop, data.get("stalled_days")),
+                  done="/manager", failed=lambda e: dashboard_page(db, actor, errors=e.errors, status_code=400))
 
 
 # --- a mentee, as managers (and everyone else who may follow them) see it ---------------------------
