@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 from argon2 import PasswordHasher, Type
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -17,6 +19,11 @@ from web.db import Database
 from web.settings import Settings, normalize_db_url
 
 PASSWORD = "correct-horse-battery"
+
+# CI runs the SQLite and PostgreSQL suites side by side on two cores: how fast Hypothesis generates examples,
+# or how long one example takes, is not what any property test checks.
+hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session", autouse=True)
