@@ -35,16 +35,26 @@ def checkbox(form: dict[str, Any], name: str) -> bool:
     return form.get(name) in {"on", "true", "1", "yes"}
 
 
-def submit(db: Any, action: Callable[[], Any], *, done: str | Callable[[Any], str],
+def submit(db: Any, action: Callable[[], Any], *, done: str | Callable[[Any], str | Response | Template],
            failed: Callable[[FormError], Response | Template]) -> Response | Template:
     """The one shape of a form post: run one domain call; if it refuses with field messages, undo its writes
     and re-render the form (400), otherwise commit and redirect (303) so a reload does not post again.
 
-    `done` is the path to go to, or a function of what the call returned; `failed` re-renders the form."""
+    `done` is the path to go to, or a function of what the call returned. That function may instead return
+    the whole answer, for the few posts that are not a plain redirect: one that sets a cookie, an HTMX
+    fragment, a page shown once. It runs after the commit. `failed` re-renders the form."""
     try:
         result = action()
     except FormError as e:
         db.rollback()
         return failed(e)
     db.commit()
-    return see_other(done(result) if callable(done) else done)
+    answer = done(result) if callable(done) else done
+    return see_other(answer) if isinstance(answer, str) else answer
+
+
+def refused_page(title: str, back: str, status_code: int = 400) -> Callable[[FormError], Template]:
+    """`failed` for a post with no form to show again (a button): an error page with the messages and a way
+    back."""
+    return lambda e: page("error.html", status_code=status_code, status=status_code, title=title,
+                          detail=" ".join(e.errors.values()), back=back)

@@ -31,12 +31,14 @@ RATINGS = {
 DEFAULT_RATING = 3
 
 
-class AlreadySigned(Exception):
-    """Someone signed this task first; the second signer gets who and when."""
+class AlreadySigned(FormError):
+    """Someone signed this task first; the second signer gets who and when (a page answers 409, not 400)."""
 
     def __init__(self, event: ProgressEvent):
         self.event = event
-        super().__init__(f"Already signed by {event.actor_name} at {event.at:%Y-%m-%d %H:%M} UTC.")
+        message = f"Already signed by {event.actor_name} at {event.at:%Y-%m-%d %H:%M} UTC."
+        super().__init__({"": message})
+        self.args = (message,)  # str() is the sentence alone, as the API and group results show it
 
 
 # --- state --------------------------------------------------------------------------------

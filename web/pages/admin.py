@@ -21,7 +21,7 @@ from mentoring.people.models import (
 )
 from mentoring.people.triads import EnrollmentIn, TriadIn
 from web import sessions
-from web.render import FormData, checkbox, form_error, page, see_other
+from web.render import FormData, checkbox, form_error, page, refused_page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -54,13 +54,9 @@ def org_new(actor: Me) -> Response:
 @post("/admin/orgs/new", sync_to_thread=True)
 def org_create(db: Db, actor: Me, data: FormData) -> Response:
     policy.require_superuser(actor)
-    try:
-        org = accounts.create_organization(db, actor, parse_input(OrganizationIn, {
-            **data, **_shop_options(data)}))
-    except FormError as e:
-        return form_error("admin/org_form.html", e, data, org=None, kinds=ORG_KINDS)
-    db.commit()
-    return see_other(f"/admin/orgs/{org.id}")
+    return submit(db, lambda: accounts.create_organization(db, actor, parse_input(OrganizationIn, {
+        **data, **_shop_options(data)})), done=lambda org: f"/admin/orgs/{org.id}",
+        failed=lambda e: form_error("admin/org_form.html", e, data, org=None, kinds=ORG_KINDS))
 
 
 @get("/admin/orgs/{org_id:int}", sync_to_thread=True)
@@ -86,14 +82,10 @@ def org_edit(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def org_update(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_settings(db, actor, org_id)
     only = policy.org_fields_editable_by(actor, org.id)
-    try:
-        form = {**org.model_dump(), **data} if only else {**data, **_shop_options(data)}
-        accounts.update_organization(db, actor, org, parse_input(OrganizationIn, form))
-    except FormError as e:
-        db.rollback()
-        return form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS, only=only)
-    db.commit()
-    return see_other(f"/admin/orgs/{org.id}" if only is None else "/admin")
+    form = {**org.model_dump(), **data} if only else {**data, **_shop_options(data)}
+    return submit(db, lambda: accounts.update_organization(db, actor, org, parse_input(OrganizationIn, form)),
+                  done=f"/admin/orgs/{org.id}" if only is None else "/admin",
+                  failed=lambda e: form_error("admin/org_form.html", e, data, org=org, kinds=ORG_KINDS, only=only))
 
 
 @get("/admin/orgs/{org_id:int}/first-admin", sync_to_thread=True)
@@ -105,13 +97,9 @@ def first_admin_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 @post("/admin/orgs/{org_id:int}/first-admin", sync_to_thread=True)
 def first_admin_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_first_admin(db, actor, org_id)
-    try:
-        invitations.invite_first_admin(db, actor, org, parse_input(NewPersonIn, {**data, "role": "admin"}))
-    except FormError as e:
-        db.rollback()
-        return form_error("admin/first_admin_form.html", e, data, org=org)
-    db.commit()
-    return see_other("/admin?invited=1")
+    return submit(db, lambda: invitations.invite_first_admin(db, actor, org, parse_input(
+        NewPersonIn, {**data, "role": "admin"})), done="/admin?invited=1",
+        failed=lambda e: form_error("admin/first_admin_form.html", e, data, org=org))
 
 
 # --- people and roles ----------------------------------------------------------
@@ -129,25 +117,17 @@ def member_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 @post("/admin/orgs/{org_id:int}/members/new", sync_to_thread=True)
 def member_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_admin(db, actor, org_id)
-    try:
-        added = accounts.add_member(db, actor, org, parse_input(NewPersonIn, data))
-    except FormError as e:
-        db.rollback()
-        return form_error("admin/member_form.html", e, data, org=org, roles=_roles_for(org))
-    db.commit()
-    return see_other(f"/admin/orgs/{org.id}" + ("?invited=1" if isinstance(added, Invitation) else ""))
+    return submit(db, lambda: accounts.add_member(db, actor, org, parse_input(NewPersonIn, data)),
+                  done=lambda added: f"/admin/orgs/{org.id}" + ("?invited=1" if isinstance(added, Invitation) else ""),
+                  failed=lambda e: form_error("admin/member_form.html", e, data, org=org, roles=_roles_for(org)))
 
 
 @post("/admin/invitations/{invitation_id:int}/revoke", sync_to_thread=True)
 def invitation_revoke(db: Db, actor: Me, invitation_id: FromPath[int]) -> Response:
     invitation = invitations.get_for_revoker(db, actor, invitation_id)
-    try:
-        invitations.revoke(db, actor, invitation)
-    except FormError as e:
-        return page("error.html", status_code=409, status=409, title="This invitation is closed",
-                    detail=" ".join(e.errors.values()), back=f"/admin/orgs/{invitation.organization_id}")
-    db.commit()
-    return see_other(f"/admin/orgs/{invitation.organization_id}")
+    back = f"/admin/orgs/{invitation.organization_id}"
+    return submit(db, lambda: invitations.revoke(db, actor, invitation), done=back,
+                  failed=refused_page("This invitation is closed", back, status_code=409))
 
 
 @post("/admin/memberships/{membership_id:int}/delete", sync_to_thread=True)
@@ -156,13 +136,8 @@ def member_delete(db: Db, actor: Me, membership_id: FromPath[int]) -> Response:
     if membership is None:
         raise NotFound
     org = policy.get_org_for_admin(db, actor, membership.organization_id)
-    try:
-        accounts.remove_membership(db, actor, membership)
-    except FormError as e:
-        return page("error.html", status_code=400, status=400, title="This role cannot be removed yet",
-                    detail=" ".join(e.errors.values()), back=f"/admin/orgs/{org.id}")
-    db.commit()
-    return see_other(f"/admin/orgs/{org.id}")
+    return submit(db, lambda: accounts.remove_membership(db, actor, membership), done=f"/admin/orgs/{org.id}",
+                  failed=refused_page("This role cannot be removed yet", f"/admin/orgs/{org.id}"))
 
 
 @get("/admin/people/{person_id:int}", sync_to_thread=True)
@@ -180,31 +155,29 @@ def _person_page(db: Session, actor: Actor, person, *, form, errors, status_code
 @post("/admin/people/{person_id:int}", sync_to_thread=True)
 def person_update(db: Db, actor: Me, person_id: FromPath[int], data: FormData) -> Response:
     person = policy.get_person_for_admin(db, actor, person_id)
-    try:
+
+    def act():
         accounts.update_person(db, actor, person, parse_input(PersonIn, data), active=checkbox(data, "is_active"))
-    except FormError as e:
-        db.rollback()
-        return _person_page(db, actor, person, form=data, errors=e.errors, status_code=400)
-    if not person.is_active:
-        sessions.end_all_for(db, person.id)
-    db.commit()
-    return see_other(f"/admin/people/{person.id}?saved=1")
+        if not person.is_active:
+            sessions.end_all_for(db, person.id)
+
+    return submit(db, act, done=f"/admin/people/{person.id}?saved=1",
+                  failed=lambda e: _person_page(db, actor, person, form=data, errors=e.errors, status_code=400))
 
 
 @post("/admin/people/{person_id:int}/credentials", sync_to_thread=True)
 def person_credentials(db: Db, actor: Me, person_id: FromPath[int], data: FormData) -> Response:
     """An admin sets a new password and/or PIN, for someone who forgot theirs."""
     person = policy.get_person_for_admin(db, actor, person_id)
-    try:
+
+    def act():
         accounts.reset_credentials(db, actor, person, password=str(data.get("password", "")),
-                                 pin=str(data.get("pin", "")))
-    except FormError as e:
-        db.rollback()
-        return _person_page(db, actor, person, form=person.model_dump(), errors=e.errors, status_code=400)
-    if data.get("password"):
-        sessions.end_all_for(db, person.id)
-    db.commit()
-    return see_other(f"/admin/people/{person.id}?saved=credentials")
+                                   pin=str(data.get("pin", "")))
+        if data.get("password"):
+            sessions.end_all_for(db, person.id)
+
+    return submit(db, act, done=f"/admin/people/{person.id}?saved=credentials", failed=lambda e: _person_page(
+        db, actor, person, form=person.model_dump(), errors=e.errors, status_code=400))
 
 
 @post("/admin/orgs/{org_id:int}/people/{person_id:int}/remove", sync_to_thread=True)
@@ -212,14 +185,8 @@ def person_remove(db: Db, actor: Me, org_id: FromPath[int], person_id: FromPath[
     """End every role the person holds at this organization (and their API tokens here), nothing else."""
     org = policy.get_org_for_admin(db, actor, org_id)
     person = policy.get_person_for_admin(db, actor, person_id)
-    try:
-        accounts.remove_from_org(db, actor, org, person)
-    except FormError as e:
-        db.rollback()
-        return page("error.html", status_code=400, status=400, title="This person cannot be removed yet",
-                    detail=" ".join(e.errors.values()), back=f"/admin/people/{person.id}")
-    db.commit()
-    return see_other(f"/admin/orgs/{org.id}")
+    return submit(db, lambda: accounts.remove_from_org(db, actor, org, person), done=f"/admin/orgs/{org.id}",
+                  failed=refused_page("This person cannot be removed yet", f"/admin/people/{person.id}"))
 
 
 # --- triads ----------------------------------------------------------------------
@@ -237,13 +204,9 @@ def triad_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 @post("/admin/orgs/{org_id:int}/triads/new", sync_to_thread=True)
 def triad_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, org_id)
-    try:
-        triad = triads.create_triad(db, actor, shop, parse_input(TriadIn, data))
-    except FormError as e:
-        db.rollback()
-        return form_error("admin/triad_form.html", e, data, shop=shop, **_triad_choices(db, shop))
-    db.commit()
-    return see_other(f"/admin/triads/{triad.id}")
+    return submit(db, lambda: triads.create_triad(db, actor, shop, parse_input(TriadIn, data)),
+                  done=lambda triad: f"/admin/triads/{triad.id}", failed=lambda e: form_error(
+                      "admin/triad_form.html", e, data, shop=shop, **_triad_choices(db, shop)))
 
 
 @get("/admin/triads/{triad_id:int}", sync_to_thread=True)
@@ -277,13 +240,8 @@ def triad_end(db: Db, actor: Me, triad_id: FromPath[int], data: FormData) -> Res
 
 def _triad_action(db: Session, actor: Actor, triad_id: FromPath[int], data: dict, action) -> Response:
     triad = policy.get_triad_for_manager(db, actor, triad_id)
-    try:
-        action(triad)
-    except FormError as e:
-        db.rollback()
-        return _triad_page(db, triad, errors=e.errors, form=data, status_code=400)
-    db.commit()
-    return see_other(f"/admin/triads/{triad.id}")
+    return submit(db, lambda: action(triad), done=f"/admin/triads/{triad.id}",
+                  failed=lambda e: _triad_page(db, triad, errors=e.errors, form=data, status_code=400))
 
 
 def _as_int(value, field: str) -> int:
@@ -310,14 +268,9 @@ def enrollment_new(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 @post("/admin/orgs/{org_id:int}/enrollments/new", sync_to_thread=True)
 def enrollment_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, org_id)
-    try:
-        form = parse_input(EnrollmentIn, {**data, "consent_active": checkbox(data, "consent_active")})
-        triads.create_enrollment(db, actor, shop, form)
-    except FormError as e:
-        db.rollback()
-        return form_error("admin/enrollment_form.html", e, data, shop=shop, **_enrollment_choices(db, shop))
-    db.commit()
-    return see_other(f"/admin/orgs/{shop.id}")
+    return submit(db, lambda: triads.create_enrollment(db, actor, shop, parse_input(EnrollmentIn, {
+        **data, "consent_active": checkbox(data, "consent_active")})), done=f"/admin/orgs/{shop.id}",
+        failed=lambda e: form_error("admin/enrollment_form.html", e, data, shop=shop, **_enrollment_choices(db, shop)))
 
 
 @post("/admin/enrollments/{enrollment_id:int}/consent", sync_to_thread=True)

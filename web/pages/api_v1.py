@@ -30,7 +30,7 @@ from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists.models import ShopTaskList, ShopTaskListVersion
 from web.apidoc import SECURITY, errors
 from web.deps import SAFE_METHODS, csrf_cookie_name, current_actor, database_of, pin_limits, settings_of
-from web.render import FormData, page, see_other
+from web.render import FormData, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -418,14 +418,11 @@ def tokens_page(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
 def token_create(db: Db, actor: Me, org_id: FromPath[int], data: FormData) -> Response:
     org = policy.get_org_for_admin(db, actor, org_id)
     form = {"person_id": str(data.get("person_id", "")), "name": str(data.get("name", ""))}
-    try:
-        person_id = int(form["person_id"]) if form["person_id"].isdigit() else None
-        token, raw = apitokens.create_token(db, actor, org, person_id, form["name"])
-    except FormError as e:
-        db.rollback()
-        return _tokens_page(db, org, status_code=400, errors=e.errors, form=form)
-    db.commit()
-    return _tokens_page(db, org, status_code=201, created=token, raw=raw)
+    person_id = int(form["person_id"]) if form["person_id"].isdigit() else None
+    # Done is a page, not a redirect: the new token is shown this once and never stored.
+    return submit(db, lambda: apitokens.create_token(db, actor, org, person_id, form["name"]),
+                  done=lambda made: _tokens_page(db, org, status_code=201, created=made[0], raw=made[1]),
+                  failed=lambda e: _tokens_page(db, org, status_code=400, errors=e.errors, form=form))
 
 
 @post("/admin/tokens/{token_id:int}/revoke", sync_to_thread=True, include_in_schema=False)

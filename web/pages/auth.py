@@ -25,7 +25,7 @@ from web.deps import (
     sign_in_limits,
     tablet_cookie_name,
 )
-from web.render import FormData, form_error, page, see_other
+from web.render import FormData, form_error, page, see_other, submit
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -126,14 +126,9 @@ def invitations_page(db: NamedDependency[Session], actor: NamedDependency[Actor]
 
 def _answer(db: Session, actor: Actor, invitation_id: int, answer) -> Response:
     invitation = invitations.get_for_invitee(db, actor, invitation_id)
-    try:
-        answer(db, actor, invitation)
-    except FormError as e:
-        db.rollback()
-        return page("auth/invitations.html", status_code=409, errors=e.errors,
-                    rows=invitations.pending_for(db, actor.person_id))
-    db.commit()
-    return see_other("/invitations?answered=1")
+    return submit(db, lambda: answer(db, actor, invitation), done="/invitations?answered=1",
+                  failed=lambda e: page("auth/invitations.html", status_code=409, errors=e.errors,
+                                        rows=invitations.pending_for(db, actor.person_id)))
 
 
 @post("/invitations/{invitation_id:int}/accept", sync_to_thread=True)
@@ -155,20 +150,22 @@ def change_password(request: Request, db: NamedDependency[Session], actor: Named
     refused = _confirm_current_password(request, db, actor, person, data)
     if refused:
         return refused
-    try:
+
+    def act() -> str:
         if data.get("password") != data.get("password_again"):
             raise FormError({"password_again": "The two new passwords differ."})
         replace_password(db, person, str(data.get("password", "")))
-    except FormError as e:
-        return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
-    # Other browsers signed in with the old password are signed out.
-    sessions.end_all_for(db, person.id)
-    audit.record(db, actor, "person.password", person)
-    token = sessions.start(db, person, ip=actor.ip, user_agent=request.headers.get("user-agent", ""))
-    db.commit()
-    response = see_other("/account?saved=password")
-    set_session_cookie(response, settings_of(request), token)
-    return response
+        # Other browsers signed in with the old password are signed out.
+        sessions.end_all_for(db, person.id)
+        audit.record(db, actor, "person.password", person)
+        return sessions.start(db, person, ip=actor.ip, user_agent=request.headers.get("user-agent", ""))
+
+    def signed_in_again(token: str) -> Response:
+        response = see_other("/account?saved=password")
+        set_session_cookie(response, settings_of(request), token)
+        return response
+
+    return submit(db, act, done=signed_in_again, failed=_account_form(db, actor, person, data))
 
 
 @post("/account/pin", sync_to_thread=True)
@@ -178,13 +175,17 @@ def change_pin(request: Request, db: NamedDependency[Session], actor: NamedDepen
     refused = _confirm_current_password(request, db, actor, person, data)
     if refused:
         return refused
-    try:
+
+    def act() -> None:
         replace_pin(db, person, str(data.get("pin", "")))
-    except FormError as e:
-        return form_error("auth/account.html", e, data, person=person, **_account(db, actor))
-    audit.record(db, actor, "person.pin", person)
-    db.commit()
-    return see_other("/account?saved=pin")
+        audit.record(db, actor, "person.pin", person)
+
+    return submit(db, act, done="/account?saved=pin", failed=_account_form(db, actor, person, data))
+
+
+def _account_form(db: Session, actor: Actor, person: Person, data):
+    """`failed` for the forms on the account page."""
+    return lambda e: form_error("auth/account.html", e, data, person=person, **_account(db, actor))
 
 
 HANDLERS = [index, login_page, login, logout, account_page, change_password, change_pin,

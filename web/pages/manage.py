@@ -7,12 +7,11 @@ from sqlmodel import Session
 
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.errors import FormError
 from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews
 from mentoring.people import roster
 from mentoring.people.models import Organization
 from mentoring.progress import board, timeline
-from web.render import FormData, checkbox, page, see_other, submit
+from web.render import FormData, checkbox, page, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -71,14 +70,10 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
 
 
 def _mentee_action(db: Session, actor: Actor, mentee_id: int, data: dict, action, anchor: str) -> Response:
-    try:
-        action()
-    except FormError as e:
-        db.rollback()
-        return mentee_page(db, actor, mentee_id, errors=e.errors, form={k: v for k, v in data.items()
-                                                                         if k != "_csrf_token"}, status_code=400)
-    db.commit()
-    return see_other(f"/mentees/{mentee_id}#{anchor}")
+    """A form on the mentee's page: back to its section, or the page again with the messages."""
+    form = {k: v for k, v in data.items() if k != "_csrf_token"}
+    return submit(db, action, done=f"/mentees/{mentee_id}#{anchor}",
+                  failed=lambda e: mentee_page(db, actor, mentee_id, errors=e.errors, form=form, status_code=400))
 
 
 @post("/mentees/{mentee_id:int}/pay-steps", sync_to_thread=True)
@@ -156,14 +151,9 @@ def review_page(db: Db, actor: Me, review_id: FromPath[int]) -> Response:
 @post("/reviews/{review_id:int}/sign", sync_to_thread=True)
 def review_sign(db: Db, actor: Me, review_id: FromPath[int], data: FormData) -> Response:
     review, triad = reviews.get_review(db, actor, review_id)
-    try:
-        reviews.sign(db, actor, review, triad, str(data.get("note", "")))
-    except FormError as e:
-        db.rollback()
-        return _review_page(db, actor, review_id, errors=e.errors, form={"note": data.get("note", "")},
-                            status_code=400)
-    db.commit()
-    return see_other(f"/reviews/{review_id}")
+    return submit(db, lambda: reviews.sign(db, actor, review, triad, str(data.get("note", ""))),
+                  done=f"/reviews/{review_id}", failed=lambda e: _review_page(
+                      db, actor, review_id, errors=e.errors, form={"note": data.get("note", "")}, status_code=400))
 
 
 # --- instructors -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from mentoring.progress import board, evidence, signoffs
 from mentoring.progress.models import Assignment, EvidencePhoto, ProgressEvent
 from web import sessions
 from web.deps import database_of, pin_limits, session_cookie_name, settings_of
-from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -90,46 +90,59 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         with database_of(request).session() as reader:
             signoffs.get_assignment_to_sign(reader, actor, assignment_id)
     folder = Path(settings_of(request).upload_dir)
-    stored = None
+    stored = []  # the photo kept on disk, deleted again unless the sign-off commits
     on_tablet = bool(request.state.get("tablet_name"))
     cookie = session_cookie_name(settings_of(request))
-    try:
+
+    def act() -> None:
         if has_photo:
-            stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
+            stored.append(evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate))
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[stored.sha256] if stored else [])
-        if stored:
-            db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
-                                 content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+            photo_hashes=[p.sha256 for p in stored])
+        for p in stored:
+            db.add(EvidencePhoto(event_id=event.id, stored_name=p.stored_name, thumb_name=p.thumb_name,
+                                 content_type=p.content_type, size=p.size, sha256=p.sha256))
         if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
             sessions.end(db, request.cookies.get(cookie))
-        db.commit()
-    except signoffs.AlreadySigned as taken:
-        db.rollback()
-        _discard(folder, stored)
-        return _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code,
-                          errors={"": str(taken)}, status_code=409)
-    except FormError as e:
-        db.rollback()
+
+    def refused(e: FormError) -> Response:
         _discard(folder, stored)
         _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
-        response = _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
-                              form=form, status_code=503 if isinstance(e, evidence.PhotoBusy) else 400)
-        if isinstance(e, evidence.PhotoBusy):
-            response.headers["Retry-After"] = str(e.retry_after)
-        return response
+        return _task_refused(db, actor, board.get_assignment(db, actor, assignment_id), code, e, form)
+
+    try:
+        return submit(db, act, done=lambda _: _signed(assignment_id, code, cookie if on_tablet else None),
+                      failed=refused)
     except Exception:
         db.rollback()
         _discard(folder, stored)
         raise
-    if on_tablet:
-        response = see_other(f"/tablet?signed={code}")
-        response.delete_cookie(cookie, path="/")
-        return response
-    return see_other(f"/assignments/{assignment_id}?signed={code}")
+
+
+def _signed(assignment_id: int, code: str, tablet_cookie: str | None) -> str | Response:
+    """After a sign-off: back to the list, or on a shop tablet (the mentor's turn is over) to the shop screen."""
+    if tablet_cookie is None:
+        return f"/assignments/{assignment_id}?signed={code}"
+    response = see_other(f"/tablet?signed={code}")
+    response.delete_cookie(tablet_cookie, path="/")
+    return response
+
+
+def _task_refused(db: Session, actor: Actor, assignment: Assignment, code: str, error: FormError,
+                  form: dict | None = None) -> Response:
+    """The task page again with the messages: 409 if someone signed first, 503 if no photo could be read in
+    time, otherwise 400 with what was typed."""
+    if isinstance(error, signoffs.AlreadySigned):
+        return _task_page(db, actor, assignment, code, errors=error.errors, status_code=409)
+    busy = isinstance(error, evidence.PhotoBusy)
+    response = _task_page(db, actor, assignment, code, errors=error.errors, form=form,
+                          status_code=503 if busy else 400)
+    if busy:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
@@ -138,24 +151,17 @@ def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormErr
         db.commit()
 
 
-def _discard(folder: Path, stored) -> None:
-    if stored:
-        evidence.delete_photo(folder, stored)
+def _discard(folder: Path, stored: list) -> None:
+    for photo in stored:
+        evidence.delete_photo(folder, photo)
+    stored.clear()
 
 
 def _event_action(request: Request, db: Session, actor: Actor, assignment_id: int, code: str, data: dict,
                   action) -> Response:
     assignment = board.get_assignment(db, actor, assignment_id)
-    try:
-        action(assignment)
-        db.commit()
-    except signoffs.AlreadySigned as taken:
-        db.rollback()
-        return _task_page(db, actor, assignment, code, errors={"": str(taken)}, status_code=409)
-    except FormError as e:
-        db.rollback()
-        return _task_page(db, actor, assignment, code, errors=e.errors, form=data, status_code=400)
-    return see_other(f"/assignments/{assignment.id}/tasks/{code}")
+    return submit(db, lambda: action(assignment), done=f"/assignments/{assignment.id}/tasks/{code}",
+                  failed=lambda e: _task_refused(db, actor, assignment, code, e, data))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/ready", sync_to_thread=True)
@@ -212,12 +218,17 @@ def photo(request: Request, db: Db, actor: Me, photo_id: FromPath[int], thumb: F
 HANDLERS = [board_page, task_page, sign_off, ready, practice, countersign, revoke, comment, photo]
 
 
+def _group_page(db: Session, actor: Actor, code: str, *, form: dict, results=None, errors=None,
+                turn_ended: bool = False, status_code: int = 200) -> Response:
+    return page("progress/group.html", status_code=status_code, code=code, ratings=signoffs.RATINGS,
+                errors=errors or {}, results=results, form=form, turn_ended=turn_ended,
+                candidates=[] if turn_ended else signoffs.group_candidates(db, actor, code))
+
+
 @get("/group-signoff", sync_to_thread=True)
 def group_page(db: Db, actor: Me, code: FromQuery[str] = "") -> Response:
     policy.require_role(actor, "mentor")
-    code = code.strip()
-    return page("progress/group.html", code=code, candidates=signoffs.group_candidates(db, actor, code),
-                ratings=signoffs.RATINGS, errors={}, results=None, form={"rating": str(signoffs.DEFAULT_RATING)})
+    return _group_page(db, actor, code.strip(), form={"rating": str(signoffs.DEFAULT_RATING)})
 
 
 @post("/group-signoff", sync_to_thread=True)
@@ -225,32 +236,35 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     policy.require_role(actor, "mentor")
     code = str(data.get("code", "")).strip()
     picked = data.get("assignment_ids", [])
-    picked = picked if isinstance(picked, list) else [picked]
+    ids = [int(i) for i in (picked if isinstance(picked, list) else [picked]) if str(i).isdigit()]
     on_tablet = bool(request.state.get("tablet_name"))
-    try:
-        results = signoffs.sign_off_group(
-            db, actor, [int(i) for i in picked if str(i).isdigit()], code, rating=data.get("rating"),
-            pin=None if on_tablet else str(data.get("pin", "")), note=str(data.get("note", "")),
-            device=device_of(request))
-    except FormError as e:
-        db.rollback()
-        _count_wrong_pin(request, db, actor, e)
-        return page("progress/group.html", status_code=400, code=code, ratings=signoffs.RATINGS, errors=e.errors,
-                    candidates=signoffs.group_candidates(db, actor, code), results=None,
-                    form={k: v for k, v in data.items() if k != "pin"})
-    # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the same
-    # transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
-    turn_ended = on_tablet and any(r.event is not None for r in results)
     cookie = session_cookie_name(settings_of(request))
-    if turn_ended:
-        sessions.end(db, request.cookies.get(cookie))
-    db.commit()
-    response = page("progress/group.html", code=code, ratings=signoffs.RATINGS, errors={}, results=results,
-                    candidates=[] if turn_ended else signoffs.group_candidates(db, actor, code),
-                    form={"rating": data.get("rating")}, turn_ended=turn_ended)
-    if turn_ended:
-        response.delete_cookie(cookie, path="/")
-    return response
+
+    def act() -> tuple[list, bool]:
+        results = signoffs.sign_off_group(
+            db, actor, ids, code, rating=data.get("rating"), pin=None if on_tablet else str(data.get("pin", "")),
+            note=str(data.get("note", "")), device=device_of(request))
+        # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the
+        # same transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
+        turn_ended = on_tablet and any(r.event is not None for r in results)
+        if turn_ended:
+            sessions.end(db, request.cookies.get(cookie))
+        return results, turn_ended
+
+    def signed(outcome: tuple[list, bool]) -> Response:
+        results, turn_ended = outcome
+        response = _group_page(db, actor, code, form={"rating": data.get("rating")}, results=results,
+                               turn_ended=turn_ended)
+        if turn_ended:
+            response.delete_cookie(cookie, path="/")
+        return response
+
+    def refused(e: FormError) -> Response:
+        _count_wrong_pin(request, db, actor, e)
+        return _group_page(db, actor, code, form={k: v for k, v in data.items() if k != "pin"}, errors=e.errors,
+                           status_code=400)
+
+    return submit(db, act, done=signed, failed=refused)
 
 
 HANDLERS += [group_page, group_sign]

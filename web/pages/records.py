@@ -25,7 +25,7 @@ from mentoring.people.models import Organization
 from mentoring.progress import board
 from web.apidoc import errors
 from web.deps import client_address, database_of, settings_of
-from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -94,16 +94,20 @@ def choose_disclosure(db: Db, actor: Me, assignment_id: FromPath[int], data: For
 def issue(request: Request, db: Db, actor: Me, assignment_id: FromPath[int]) -> Response:
     assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
     policy.require_record_issuer(actor, assignment.shop_id)
-    try:
-        credentials.issue_credentials(db, actor, assignment, base_url=_base(request),
-                                      secret=settings_of(request).secret_key)
-    except (FormError, keys.KeyUnavailable) as e:
-        db.rollback()
-        errors = e.errors if isinstance(e, FormError) else {"": str(e)}
-        return _records_page(request, db, actor, assignment, errors=errors, status_code=400)
-    db.commit()
-    _anchor(request, db, assignment.shop_id)
-    return see_other(f"/assignments/{assignment.id}/records")
+
+    def act():
+        try:
+            credentials.issue_credentials(db, actor, assignment, base_url=_base(request),
+                                          secret=settings_of(request).secret_key)
+        except keys.KeyUnavailable as e:  # the form says why, as for any other refusal
+            raise FormError({"": str(e)}) from e
+
+    def anchored(_):
+        _anchor(request, db, assignment.shop_id)
+        return f"/assignments/{assignment.id}/records"
+
+    return submit(db, act, done=anchored, failed=lambda e: _records_page(
+        request, db, actor, assignment, errors=e.errors, status_code=400))
 
 
 def _credential_for(db: Session, actor: Actor, credential_id: int) -> IssuedCredential:
@@ -127,13 +131,9 @@ def revoke_credential(request: Request, db: Db, actor: Me, credential_id: FromPa
     cred = _credential_for(db, actor, credential_id)
     policy.require_record_issuer(actor, cred.issuer_id)
     assignment = policy.get_assignment_for_exporter(db, actor, cred.assignment_id)
-    try:
-        credentials.revoke_credential(db, actor, cred, str(data.get("reason", "")))
-    except FormError as e:
-        db.rollback()
-        return _records_page(request, db, actor, assignment, errors=e.errors, status_code=400)
-    db.commit()
-    return see_other(f"/assignments/{assignment.id}/records")
+    return submit(db, lambda: credentials.revoke_credential(db, actor, cred, str(data.get("reason", ""))),
+                  done=f"/assignments/{assignment.id}/records",
+                  failed=lambda e: _records_page(request, db, actor, assignment, errors=e.errors, status_code=400))
 
 
 @post("/records/{record_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
@@ -143,13 +143,9 @@ def revoke_record(request: Request, db: Db, actor: Me, record_id: FromPath[int],
         raise NotFound
     assignment = policy.get_assignment_for_exporter(db, actor, found.assignment_id)
     policy.require_record_issuer(actor, found.shop_id)
-    try:
-        record.revoke_record(db, actor, found, str(data.get("reason", "")))
-    except FormError as e:
-        db.rollback()
-        return _records_page(request, db, actor, assignment, errors=e.errors, status_code=400)
-    db.commit()
-    return see_other(f"/assignments/{assignment.id}/records")
+    return submit(db, lambda: record.revoke_record(db, actor, found, str(data.get("reason", ""))),
+                  done=f"/assignments/{assignment.id}/records",
+                  failed=lambda e: _records_page(request, db, actor, assignment, errors=e.errors, status_code=400))
 
 
 # --- public verification --------------------------------------------------------------------
@@ -286,19 +282,19 @@ def bulk_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
 @post("/shops/{shop_id:int}/exports", sync_to_thread=True, include_in_schema=False)
 def bulk_start(request: Request, db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
     shop = policy.get_shop_for_record_issuer(db, actor, shop_id)
-    try:
-        job = bulk.start_job(db, actor, shop)
-    except FormError as e:
-        db.rollback()
-        return _bulk_page(db, shop, errors=e.errors, status_code=429)
-    db.commit()
+    return submit(db, lambda: bulk.start_job(db, actor, shop), done=lambda job: _run_export(request, actor, job),
+                  failed=lambda e: _bulk_page(db, shop, errors=e.errors, status_code=429))
+
+
+def _run_export(request: Request, actor: Actor, job: ExportJob) -> str:
+    """Once the job is committed: work through it in a thread of this process; its page shows how far it got."""
     settings = settings_of(request)
     worker = threading.Thread(target=bulk.run_job, name=f"export-{job.id}", daemon=True,
                               args=(database_of(request).transaction, job.id, actor, _export_dir(settings),
                                     _base(request), settings.secret_key))
     _running.add(worker)
     worker.start()
-    return see_other(f"/exports/{job.id}")
+    return f"/exports/{job.id}"
 
 
 _running: set[threading.Thread] = set()  # this process's export threads, only so that shutdown can wait

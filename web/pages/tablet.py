@@ -9,11 +9,11 @@ from mentoring.access import policy, tablets
 from mentoring.access.auth import LoginRefused
 from mentoring.access.models import TabletDevice
 from mentoring.access.policy import Actor
-from mentoring.errors import FormError, NotFound
+from mentoring.errors import NotFound
 from mentoring.people.models import Person
 from web import sessions
 from web.deps import pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
-from web.render import FormData, page, see_other
+from web.render import FormData, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -90,20 +90,23 @@ def tablets_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
 def enroll(request: Request, db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
     """Enroll the browser this is sent from as a shop tablet, and sign the manager out of it."""
     shop = policy.get_shop_for_manager(db, actor, shop_id)
-    try:
-        _, token = tablets.enroll(db, actor, shop, str(data.get("name", "")))
-    except FormError as e:
-        db.rollback()
-        return page("tablet/manage.html", status_code=400, shop=shop, devices=tablets.tablets_at(db, shop.id),
-                    errors=e.errors, form=data)
     cookie = session_cookie_name(settings_of(request))
-    sessions.end(db, request.cookies.get(cookie))
-    db.commit()
-    response = see_other("/tablet")
-    response.set_cookie(tablet_cookie_name(settings_of(request)), token, httponly=True, samesite="lax", path="/",
-                        secure=cookie.startswith("__Host-"), max_age=DEVICE_COOKIE_DAYS * 86400)
-    response.delete_cookie(cookie, path="/")
-    return response
+
+    def act() -> str:
+        _, token = tablets.enroll(db, actor, shop, str(data.get("name", "")))
+        sessions.end(db, request.cookies.get(cookie))
+        return token
+
+    def enrolled(token: str) -> Response:
+        response = see_other("/tablet")
+        response.set_cookie(tablet_cookie_name(settings_of(request)), token, httponly=True, samesite="lax",
+                            path="/", secure=cookie.startswith("__Host-"), max_age=DEVICE_COOKIE_DAYS * 86400)
+        response.delete_cookie(cookie, path="/")
+        return response
+
+    return submit(db, act, done=enrolled, failed=lambda e: page(
+        "tablet/manage.html", status_code=400, shop=shop, devices=tablets.tablets_at(db, shop.id), errors=e.errors,
+        form=data))
 
 
 @post("/tablets/{device_id:int}/revoke", sync_to_thread=True)

@@ -18,7 +18,7 @@ from mentoring.progress import customize
 from mentoring.progress.customize import AssignmentIn
 from tasklists import files, shoplists, store
 from tasklists.models import ShopTaskList, TaskListTemplate
-from web.render import UPLOAD_BODY_BYTES, FormData, page, see_other
+from web.render import UPLOAD_BODY_BYTES, FormData, page, refused_page, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -48,14 +48,10 @@ def shop_lists(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
 @post("/shops/{shop_id:int}/tasklists", sync_to_thread=True)
 def start_list(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, shop_id)
-    try:
-        task_list = customize.start_list(db, actor, shop, template_id=data.get("template_id"),
-                                         level=str(data.get("level", "")), name=str(data.get("name", "")))
-    except FormError as e:
-        db.rollback()
-        return _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400)
-    db.commit()
-    return see_other(f"/tasklists/{task_list.id}")
+    return submit(db, lambda: customize.start_list(db, actor, shop, template_id=data.get("template_id"),
+                                                   level=str(data.get("level", "")), name=str(data.get("name", ""))),
+                  done=lambda task_list: f"/tasklists/{task_list.id}",
+                  failed=lambda e: _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400))
 
 
 SHOWN_PROBLEMS = 50
@@ -74,7 +70,6 @@ def import_list(db: Db, actor: Me, shop_id: FromPath[int],
     raw = data.file.file.read()
     try:
         doc = files.parse(raw, data.file.filename or "")
-        task_list = customize.import_list(db, actor, shop, doc, data.import_name)
     except files.TaskListFileError as e:
         # The first problems, in line order, are enough to start fixing: a file broken on every line would
         # otherwise make a page many times its own size.
@@ -82,25 +77,18 @@ def import_list(db: Db, actor: Me, shop_id: FromPath[int],
                           errors={"file": f"{data.file.filename} was refused; nothing was imported."},
                           form={"problems": [str(p) for p in e.problems[:SHOWN_PROBLEMS]],
                                 "more_problems": max(0, len(e.problems) - SHOWN_PROBLEMS)})
-    except FormError as e:
-        db.rollback()
-        errors = {("import_name" if k == "name" else k): v for k, v in e.errors.items()}
-        return _shop_page(db, actor, shop, errors=errors, status_code=400)
-    db.commit()
-    return see_other(f"/tasklists/{task_list.id}")
+    return submit(db, lambda: customize.import_list(db, actor, shop, doc, data.import_name),
+                  done=lambda task_list: f"/tasklists/{task_list.id}", failed=lambda e: _shop_page(
+                      db, actor, shop, status_code=400,
+                      errors={("import_name" if k == "name" else k): v for k, v in e.errors.items()}))
 
 
 @post("/shops/{shop_id:int}/assignments", sync_to_thread=True)
 def assign(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Response:
     shop = policy.get_shop_for_manager(db, actor, shop_id)
-    try:
-        customize.assign(db, actor, shop, parse_input(AssignmentIn, {
-            **data, "target_date": data.get("target_date") or None}))
-    except FormError as e:
-        db.rollback()
-        return _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400)
-    db.commit()
-    return see_other(f"/shops/{shop.id}/tasklists#assignments")
+    return submit(db, lambda: customize.assign(db, actor, shop, parse_input(AssignmentIn, {
+        **data, "target_date": data.get("target_date") or None})), done=f"/shops/{shop.id}/tasklists#assignments",
+        failed=lambda e: _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400))
 
 
 # --- one list ---------------------------------------------------------------------------------
@@ -137,11 +125,13 @@ def list_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
                 applicable=sum(not t.not_applicable for t in tasks), total=len(tasks))
 
 
-def _after_change(request: Request, db: Session, task_list: ShopTaskList, section_key: str,
-                  draft_before: int | None) -> Response:
+def _after_change(request: Request, db: Session, task_list: ShopTaskList, task,
+                  draft_before: int | None) -> Response | str:
+    """After a change has committed: back to the task's section, or for HTMX the section itself."""
+    section_key = f"{task.area_code}.{task.section_code}"
     version = shoplists.versions(db, task_list.id)[-1]
     if not request.headers.get("hx-request"):
-        return see_other(f"/tasklists/{task_list.id}#sec-{section_key}")
+        return f"/tasklists/{task_list.id}#sec-{section_key}"
     if draft_before != version.id:
         # A new draft began: the header and every section change, so HTMX reloads the page.
         return Response("", headers={"HX-Refresh": "true"})
@@ -154,15 +144,10 @@ def _after_change(request: Request, db: Session, task_list: ShopTaskList, sectio
 def change_task(request: Request, db: Db, actor: Me, list_id: FromPath[int], code: FromPath[str],
                 data: FormData) -> Response:
     task_list = customize.get_list(db, actor, list_id)
-    draft = shoplists.current_draft(db, task_list.id)
-    try:
-        task = customize.edit_task(db, actor, task_list, code, str(data.get("change", "")), data)
-    except FormError as e:
-        db.rollback()
-        return _refused(request, db, task_list, e, code=code)
-    db.commit()
-    return _after_change(request, db, task_list, f"{task.area_code}.{task.section_code}",
-                         draft.id if draft else None)
+    draft_id = getattr(shoplists.current_draft(db, task_list.id), "id", None)
+    return submit(db, lambda: customize.edit_task(db, actor, task_list, code, str(data.get("change", "")), data),
+                  done=lambda task: _after_change(request, db, task_list, task, draft_id),
+                  failed=lambda e: _refused(request, db, task_list, e, code=code))
 
 
 def _refused(request: Request, db: Session, task_list: ShopTaskList, error: FormError, *, code: str = "",
@@ -185,41 +170,25 @@ def _refused(request: Request, db: Session, task_list: ShopTaskList, error: Form
 @post("/tasklists/{list_id:int}/shop-tasks", sync_to_thread=True)
 def add_shop_task(request: Request, db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
     task_list = customize.get_list(db, actor, list_id)
-    draft = shoplists.current_draft(db, task_list.id)
-    try:
-        task = customize.add_shop_task(db, actor, task_list, data)
-    except FormError as e:
-        db.rollback()
-        return _refused(request, db, task_list, e, section_key=str(data.get("section", "")))
-    db.commit()
-    return _after_change(request, db, task_list, f"{task.area_code}.{task.section_code}",
-                         draft.id if draft else None)
+    draft_id = getattr(shoplists.current_draft(db, task_list.id), "id", None)
+    return submit(db, lambda: customize.add_shop_task(db, actor, task_list, data),
+                  done=lambda task: _after_change(request, db, task_list, task, draft_id),
+                  failed=lambda e: _refused(request, db, task_list, e, section_key=str(data.get("section", ""))))
 
 
 @post("/tasklists/{list_id:int}/rating", sync_to_thread=True)
 def list_rating(db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
     task_list = customize.get_list(db, actor, list_id)
-    try:
-        customize.set_list_rating(db, actor, task_list, data.get("required_rating"))
-    except FormError as e:
-        db.rollback()
-        return page("error.html", status_code=400, status=400, title="The rating was not saved",
-                    detail=" ".join(e.errors.values()), back=f"/tasklists/{task_list.id}")
-    db.commit()
-    return see_other(f"/tasklists/{task_list.id}")
+    return submit(db, lambda: customize.set_list_rating(db, actor, task_list, data.get("required_rating")),
+                  done=f"/tasklists/{task_list.id}",
+                  failed=refused_page("The rating was not saved", f"/tasklists/{task_list.id}"))
 
 
 @post("/tasklists/{list_id:int}/publish", sync_to_thread=True)
 def publish(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
     task_list = customize.get_list(db, actor, list_id)
-    try:
-        customize.publish(db, actor, task_list)
-    except FormError as e:
-        db.rollback()
-        return page("error.html", status_code=400, status=400, title="Not published",
-                    detail=" ".join(e.errors.values()), back=f"/tasklists/{task_list.id}")
-    db.commit()
-    return see_other(f"/tasklists/{task_list.id}?published=1")
+    return submit(db, lambda: customize.publish(db, actor, task_list), done=f"/tasklists/{task_list.id}?published=1",
+                  failed=refused_page("Not published", f"/tasklists/{task_list.id}"))
 
 
 @get("/tasklists/{list_id:int}/diff", sync_to_thread=True)
