@@ -19,9 +19,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from mentoring.access import apitokens, auth, policy
+from mentoring.access import apitokens, policy
 from mentoring.access.models import ApiToken
 from mentoring.access.policy import Actor
+from mentoring.access.throttle import Limits
 from mentoring.errors import FormError
 from mentoring.people import roster
 from mentoring.people.models import Organization, Person
@@ -354,7 +355,7 @@ def _on_invalid_body(_request: Request, exc: ValidationException) -> Response:
                     status_code=422)
 
 
-def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn) -> ProgressEvent:
+def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn, pins: Limits) -> ProgressEvent:
     aid, code = assignment.id, data.task_code
     match data.kind:
         case "practice":
@@ -365,7 +366,8 @@ def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn)
         case "signoff":
             # No shared tablet here: the PIN is always the second factor.
             return signoffs.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
-                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE)
+                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE,
+                                     pin_limits=pins)
         case "countersign":
             return signoffs.countersign(db, actor, aid, code, device=DEVICE)
         case "revoke":
@@ -386,13 +388,7 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
     actor = api_actor(request, db)
     _require_csrf_without_token(request)
     assignment = _assignment(db, actor, assignment_id)
-    try:
-        event = _add_event(db, actor, assignment, data)
-    except signoffs.WrongPin:
-        db.rollback()
-        auth.record_wrong_pin(db, actor.person_id, pin_limits(request.app.state.settings))
-        db.commit()
-        raise
+    event = _add_event(db, actor, assignment, data, pin_limits(request.app.state.settings))
     db.commit()
     return _event_out(event)
 

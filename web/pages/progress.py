@@ -12,7 +12,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File
 from sqlmodel import Session, select
 
-from mentoring.access import auth, policy
+from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
 from mentoring.progress import board, evidence, signoffs
@@ -99,7 +99,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[stored.sha256] if stored else [])
+            photo_hashes=[stored.sha256] if stored else [], pin_limits=pin_limits(settings_of(request)))
         if stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                                  content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
@@ -114,7 +114,6 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     except FormError as e:
         db.rollback()
         _discard(folder, stored)
-        _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
         response = _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
                               form=form, status_code=503 if isinstance(e, evidence.PhotoBusy) else 400)
@@ -130,12 +129,6 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         response.delete_cookie(cookie, path="/")
         return response
     return see_other(f"/assignments/{assignment_id}?signed={code}")
-
-
-def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
-    if isinstance(error, signoffs.WrongPin):
-        auth.record_wrong_pin(db, actor.person_id, pin_limits(settings_of(request)))
-        db.commit()
 
 
 def _discard(folder: Path, stored) -> None:
@@ -231,10 +224,9 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
         results = signoffs.sign_off_group(
             db, actor, [int(i) for i in picked if str(i).isdigit()], code, rating=data.get("rating"),
             pin=None if on_tablet else str(data.get("pin", "")), note=str(data.get("note", "")),
-            device=device_of(request))
+            device=device_of(request), pin_limits=pin_limits(settings_of(request)))
     except FormError as e:
         db.rollback()
-        _count_wrong_pin(request, db, actor, e)
         return page("progress/group.html", status_code=400, code=code, ratings=signoffs.RATINGS, errors=e.errors,
                     candidates=signoffs.group_candidates(db, actor, code), results=None,
                     form={k: v for k, v in data.items() if k != "pin"})
