@@ -245,24 +245,7 @@ def _assignment_out(a: Assignment, mentee: Person, shop: Organization, version: 
 # --- reading ------------------------------------------------------------------------------------
 
 def _visible_triads(db: Session, actor: Actor) -> list[roster.TriadRow]:
-    """Managers and admins: their shops' triads; mentors and mentees: their own; instructors: their students'.
-    With a token, only what its organization grants."""
-    scoped = isinstance(actor, apitokens.TokenActor)
-    member_of = {org for org, _ in actor.memberships}
-    found: dict[int, roster.TriadRow] = {}
-    for row in roster.triads_at(db, actor.orgs_where("admin", "manager")):
-        found[row.triad.id] = row
-    own = [*roster.triads_mentored_by(db, actor.person_id), roster.triad_of(db, actor.person_id)]
-    for row in own:
-        if row is not None and (not scoped or row.triad.shop_id in member_of):
-            found[row.triad.id] = row
-    for student in roster.students_of(db, actor):
-        if scoped and student.enrollment.school_id not in member_of:
-            continue
-        row = roster.triad_of(db, student.mentee.id)
-        if row is not None and row.triad.shop_id == student.enrollment.shop_id:
-            found[row.triad.id] = row
-    return sorted(found.values(), key=lambda r: (r.shop.name, r.mentee.full_name, r.triad.id))
+    return roster.triads_visible_to(db, actor)  # who sees which triad: policy.triad_visible
 
 
 @get("/api/v1/triads", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(401))
