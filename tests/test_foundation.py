@@ -1,9 +1,7 @@
-"""Settings, health, migrations, layering and SQLite write concurrency."""
+"""Settings, health, migrations and SQLite write concurrency (layering: tests/test_architecture.py)."""
 
-import ast
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
@@ -14,8 +12,6 @@ from web import migrate
 from web.app import create_app
 from web.db import Database
 from web.settings import DEFAULT_SECRET, Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_it_refuses_the_default_secret_in_production():
@@ -126,33 +122,3 @@ def test_writers_that_fail_or_roll_back_let_the_next_writer_in(clean_db, world):
     assert time.monotonic() - started < 20  # a lock left held would stall the others for 30 s
     with clean_db.session() as db:
         assert db.get(Person, world.mentee.id).failed_logins == 12  # one in three committed
-
-
-# --- layering --------------------------------------------------------------------------
-
-LAYERS = ["tasklists", "mentoring", "exports", "web"]
-
-
-def _imports(package: str) -> set[str]:
-    found = set()
-    for path in (ROOT / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                found |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
-    return found
-
-
-@pytest.mark.parametrize("package", LAYERS)
-def test_dependencies_point_one_way(package):
-    allowed_below = LAYERS[: LAYERS.index(package)]
-    forbidden = set(LAYERS) - set(allowed_below) - {package}
-    assert _imports(package) & forbidden == set()
-
-
-@pytest.mark.parametrize("package", ["tasklists", "mentoring", "exports"])
-def test_only_web_knows_litestar(package):
-    assert "litestar" not in _imports(package)
-
-

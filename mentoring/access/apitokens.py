@@ -15,24 +15,16 @@ from sqlmodel import Session, select
 
 from mentoring.access import policy
 from mentoring.access.models import ApiToken
-from mentoring.access.policy import Actor
+from mentoring.access.policy import Actor, TokenActor
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
-from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
+from mentoring.people.models import Membership, Organization, Person
 from mentoring.progress.models import Assignment
 from mentoring.trail import audit
 
 PREFIX = "mtk_"
 NAME_LIMIT = 60
 TOUCH_EVERY = timedelta(seconds=60)  # write last_used_at at most once a minute
-
-
-@dataclass(frozen=True)
-class TokenActor(Actor):
-    """An actor authenticated by an API token: memberships hold the token's organization only."""
-
-    token_id: int | None = None
-    token_org_id: int | None = None
 
 
 def _digest(raw: str) -> str:
@@ -165,29 +157,8 @@ def actor_for_token(db: Session, raw: str | None, ip: str = "") -> Actor | None:
 # --- scope ------------------------------------------------------------------------------------
 
 def in_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
-    """Whether the token's organization alone grants sight of the assignment (always true without a token).
-
-    Used on top of the policy: the policy also counts triads and enrollments, which are not org-scoped."""
-    if not isinstance(actor, TokenActor):
-        return True
-    org = actor.token_org_id
-    if assignment.shop_id == org:
-        if policy.can_manage_shop(actor, org) or assignment.mentee_id == actor.person_id:
-            return True
-        if "mentor" not in actor.roles_in(org):
-            return False
-        # The mentees whose tasks the mentor may sign: with the shop's "any mentor signs" on, that is every
-        # mentee of the shop, as on the pages (policy.may_sign); otherwise those of their own triads.
-        triad = db.get(Triad, assignment.triad_id)
-        if triad.ended_at is None and policy.may_sign(actor, assignment, triad, db.get(Organization, org)):
-            return True
-        return db.exec(select(Triad.id).where(
-            Triad.shop_id == org, Triad.mentee_id == assignment.mentee_id, Triad.mentor_id == actor.person_id,
-            Triad.ended_at.is_(None))).first() is not None
-    return "instructor" in actor.roles_in(org) and db.exec(select(Enrollment.id).where(
-        Enrollment.school_id == org, Enrollment.shop_id == assignment.shop_id,
-        Enrollment.mentee_id == assignment.mentee_id, Enrollment.instructor_id == actor.person_id,
-        Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).first() is not None
+    """policy.in_token_scope: the rule lives in the policy with every other rule of who sees what."""
+    return policy.in_token_scope(db, actor, assignment)
 
 
 def check_scope(db: Session, actor: Actor, assignment: Assignment) -> Assignment:

@@ -10,7 +10,8 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from mentoring.access import throttle
+from mentoring.access import lockout, throttle
+from mentoring.access.lockout import LoginRefused, Subject
 from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
@@ -103,13 +104,6 @@ def replace_pin(db: Session, person: Person, pin: str) -> None:
     throttle.clear(db, throttle.pin_key(person.id))
 
 
-class LoginRefused(Exception):
-    def __init__(self, message: str, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class SignInLimits:
     """Wrong passwords per account (and per trusted device), and per client address."""
@@ -125,32 +119,27 @@ class Attempt:
     device: str | None = None
 
 
-def _password_keys(db: Session, email: str, attempt: Attempt, now: datetime) -> list[str]:
-    """The throttle keys this attempt answers to. A trusted device answers only to its own budget; once
-    that is spent it is a stranger again, under the account's and the address's locks."""
+ACCOUNT_LOCKED = "Too many failed sign-ins for this account. Try again in {wait}."
+ADDRESS_LOCKED = "Too many failed sign-ins from this network. Try again in {wait}."
+
+
+def _password_subjects(db: Session, email: str, attempt: Attempt, limits: SignInLimits, now: datetime
+                       ) -> list[Subject]:
+    """What this attempt counts against. A trusted device answers only to its own budget; once that is spent
+    it is a stranger again, under the account's and the address's locks. A right password clears the
+    account's streak, or only the device's: the owner signing in on a trusted browser must not hand a
+    stranger a fresh set of guesses. The address's count is shared and is never cleared."""
     if attempt.device and throttle.wait_for(db, throttle.device_key(attempt.device), now=now) is None:
-        return [throttle.device_key(attempt.device)]
-    return [throttle.account_key(email), throttle.address_key(attempt.address)]
+        return [Subject(throttle.device_key(attempt.device), limits.account, ACCOUNT_LOCKED)]
+    return [Subject(throttle.account_key(email), limits.account, ACCOUNT_LOCKED),
+            Subject(throttle.address_key(attempt.address), limits.address, ADDRESS_LOCKED, clears=False)]
 
 
 def _check_password(db: Session, email: str, stored_hash: str | None, password: str, *, limits: SignInLimits,
                     attempt: Attempt, now: datetime) -> bool:
-    """Verify a password under the throttles: raise LoginRefused while locked, count a failure."""
-    keys = _password_keys(db, email, attempt, now)
-    for key in keys:
-        wait = throttle.wait_for(db, key, now=now)
-        if wait:
-            where = "from this network" if key.startswith("address:") else "for this account"
-            raise LoginRefused(f"Too many failed sign-ins {where}. Try again in {_human(wait)}.", wait)
-    if verify_secret(stored_hash, password):
-        # The account's streak, or only the device's: the owner signing in on a trusted browser must not
-        # hand a stranger a fresh set of guesses. The address's count is shared and is never cleared.
-        throttle.clear(db, keys[0])
-        return True
-    for key in keys:
-        throttle.record_failure(db, key, limits.address if key.startswith("address:") else limits.account,
-                                now=now)
-    return False
+    """Verify a password under the lockout: raise LoginRefused while locked, count a failure."""
+    return lockout.attempt(db, _password_subjects(db, email, attempt, limits, now),
+                           lambda: verify_secret(stored_hash, password), now=now)
 
 
 def authenticate(db: Session, email: str, password: str, *, limits: SignInLimits = SignInLimits(),
@@ -184,23 +173,11 @@ def verify_pin(person: Person, pin: str) -> bool:
 
 # Wrong PINs (on a shop tablet or confirming a signature) count on their own key, apart from wrong
 # passwords: a mentor who mistypes a PIN is not locked out of signing in, nor the other way round.
-
-def pin_wait(db: Session, person_id: int) -> int | None:
-    return throttle.wait_for(db, throttle.pin_key(person_id))
-
-
-def pin_locked_message(wait: int) -> str:
-    return (f"Too many wrong PINs. Try again in {_human(wait)}, set a new PIN on your account page, "
-            "or ask your shop's admin to set one.")
+PIN_LOCKED = ("Too many wrong PINs. Try again in {wait}, set a new PIN on your account page, "
+              "or ask your shop's admin to set one.")
 
 
-def record_wrong_pin(db: Session, person_id: int, limits: Limits) -> None:
-    throttle.record_failure(db, throttle.pin_key(person_id), limits)
-
-
-def right_pin(db: Session, person_id: int) -> None:
-    throttle.clear(db, throttle.pin_key(person_id))
-
-
-def _human(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+def try_pin(db: Session, person: Person, pin: str, *, limits: Limits) -> bool:
+    """Verify a PIN under the lockout: raise LoginRefused while locked, count a failure."""
+    return lockout.attempt(db, [Subject(throttle.pin_key(person.id), limits, PIN_LOCKED)],
+                           lambda: verify_pin(person, pin))

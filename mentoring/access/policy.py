@@ -37,6 +37,14 @@ class Actor:
         return any(r == role for _, r in self.memberships)
 
 
+@dataclass(frozen=True)
+class TokenActor(Actor):
+    """An actor authenticated by an API token: memberships hold the token's organization only."""
+
+    token_id: int | None = None
+    token_org_id: int | None = None
+
+
 # The statements below run on nearly every request; composing one costs about as much as running it,
 # so they are built once, with bound parameters.
 _MEMBERSHIPS = select(Membership.organization_id, Membership.role).where(Membership.person_id == bindparam("person"))
@@ -212,6 +220,14 @@ def get_triad_for_manager(db: Session, actor: Actor, triad_id: int) -> Triad:
         raise NotFound
     get_shop_for_manager(db, actor, triad.shop_id)
     return triad
+
+
+def get_membership_for_admin(db: Session, actor: Actor, membership_id: int) -> Membership:
+    membership = db.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound
+    get_org_for_admin(db, actor, membership.organization_id)
+    return membership
 
 
 def get_enrollment_for_manager(db: Session, actor: Actor, enrollment_id: int) -> Enrollment:
@@ -453,3 +469,53 @@ def get_assignment_for_exporter(db: Session, actor: Actor, assignment_id: int):
     if assignment is None or not can_export_record(actor, assignment):
         raise NotFound
     return assignment
+
+
+# --- API tokens and triad lists -----------------------------------------------------------------
+
+def triad_visible(actor: Actor):
+    """A WHERE clause on Triad for the active triads an actor may list: managers and admins their shops'
+    triads, mentors and mentees their own, instructors their consented students'. A token sees only what
+    its organization grants: its memberships hold that one organization, and own triads and students must
+    sit under it too."""
+    from sqlalchemy import and_, false
+
+    scoped = isinstance(actor, TokenActor)
+    member_of = sorted({org for org, _ in actor.memberships})
+    clauses = []
+    if shops := actor.orgs_where("admin", "manager"):
+        clauses.append(Triad.shop_id.in_(sorted(shops)))
+    if actor.person_id is not None:
+        own = or_(Triad.mentor_id == actor.person_id, Triad.mentee_id == actor.person_id)
+        clauses.append(and_(own, Triad.shop_id.in_(member_of)) if scoped else own)
+        students = consented_student_ids(actor.person_id).where(Enrollment.shop_id == Triad.shop_id)
+        if scoped:
+            students = students.where(Enrollment.school_id.in_(member_of))
+        clauses.append(Triad.mentee_id.in_(students))
+    return and_(Triad.ended_at.is_(None), or_(*clauses) if clauses else false())
+
+
+def in_token_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
+    """Whether the token's organization alone grants sight of the assignment (always true without a token).
+
+    Used on top of the rules above, which also count triads and enrollments that are not org-scoped."""
+    if not isinstance(actor, TokenActor):
+        return True
+    org = actor.token_org_id
+    if assignment.shop_id == org:
+        if can_manage_shop(actor, org) or assignment.mentee_id == actor.person_id:
+            return True
+        if "mentor" not in actor.roles_in(org):
+            return False
+        # The mentees whose tasks the mentor may sign: with the shop's "any mentor signs" on, that is every
+        # mentee of the shop, as on the pages (may_sign); otherwise those of their own triads.
+        triad = db.get(Triad, assignment.triad_id)
+        if triad.ended_at is None and may_sign(actor, assignment, triad, db.get(Organization, org)):
+            return True
+        return db.exec(select(Triad.id).where(
+            Triad.shop_id == org, Triad.mentee_id == assignment.mentee_id, Triad.mentor_id == actor.person_id,
+            Triad.ended_at.is_(None))).first() is not None
+    return "instructor" in actor.roles_in(org) and db.exec(select(Enrollment.id).where(
+        Enrollment.school_id == org, Enrollment.shop_id == assignment.shop_id,
+        Enrollment.mentee_id == assignment.mentee_id, Enrollment.instructor_id == actor.person_id,
+        Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).first() is not None

@@ -65,15 +65,10 @@ def mentors_at(db: Session, shop_id: int) -> list[Person]:
 
 
 def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, limits: Limits) -> Person:
-    """Second factor on the tablet: the mentor's PIN. Wrong PINs count toward the mentor's PIN lock."""
+    """Second factor on the tablet: the mentor's PIN, under the lockout (raises LoginRefused)."""
     person = db.get(Person, person_id)
     if person is None or person not in mentors_at(db, device.shop_id):
         raise NotFound
-    wait = auth.pin_wait(db, person.id)
-    if wait:
-        raise LoginRefused(auth.pin_locked_message(wait), wait)
-    if not auth.verify_pin(person, pin):
-        auth.record_wrong_pin(db, person.id, limits)
+    if not auth.try_pin(db, person, pin, limits=limits):
         raise LoginRefused("That PIN is not right.")
-    auth.right_pin(db, person.id)
     return person

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from mentoring.access import policy
 from mentoring.access.policy import Actor, consented_student_ids
 from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
 
@@ -63,6 +64,12 @@ def triads_mentored_by(db: Session, mentor_id: int) -> list[TriadRow]:
 def triad_of(db: Session, mentee_id: int) -> TriadRow | None:
     row = db.exec(_triads().where(Triad.mentee_id == mentee_id, Triad.ended_at.is_(None))).first()
     return TriadRow(*row) if row else None
+
+
+def triads_visible_to(db: Session, actor: Actor) -> list[TriadRow]:
+    """The active triads the policy lets this actor list, by shop, mentee and id."""
+    rows = [TriadRow(*row) for row in db.exec(_triads().where(policy.triad_visible(actor))).all()]
+    return sorted(rows, key=lambda r: (r.shop.name, r.mentee.full_name, r.triad.id))
 
 
 def triad_row(db: Session, triad_id: int) -> TriadRow:

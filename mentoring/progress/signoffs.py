@@ -11,7 +11,9 @@ from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
 from mentoring.access import auth, policy
+from mentoring.access.lockout import LoginRefused
 from mentoring.access.policy import Actor
+from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
@@ -258,14 +260,14 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
 
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
              note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
-             at: datetime | None = None) -> ProgressEvent:
+             at: datetime | None = None, pin_limits: Limits = Limits()) -> ProgressEvent:
     """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet).
 
     `at` is for loading history (the demo); pages and the API always sign at the server's time."""
     from mentoring.progress.evidence import normalize_ro, normalize_vin
 
     if pin is not None:  # before the lock: hashing the PIN is the slow part
-        check_signing_pin(db, actor, pin)
+        check_signing_pin(db, actor, pin, limits=pin_limits)
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
     if not policy.may_sign(actor, ctx.assignment, ctx.triad, ctx.shop):
@@ -293,22 +295,18 @@ def _who_signs(shop: Organization) -> str:
     return f"At {shop.name} only the mentee's own mentor signs their tasks."
 
 
-class WrongPin(FormError):
-    """A wrong PIN; the caller records it with auth.record_wrong_pin (after rolling back the rest) so
-    guessing gets slower."""
-
-
-def check_signing_pin(db: Session, actor: Actor, pin: str) -> None:
-    """The PIN is the second factor of every signature on a personal device."""
+def check_signing_pin(db: Session, actor: Actor, pin: str, *, limits: Limits = Limits()) -> None:
+    """The PIN is the second factor of every signature on a personal device, under the PIN lockout: a wrong
+    one is counted (and committed) before the FormError, so refusing the form does not undo the count."""
     person = db.get(Person, actor.person_id)
     if person.pin_hash is None:
         raise FormError({"pin": "Set a sign-off PIN on your account page first."})
-    wait = auth.pin_wait(db, person.id)
-    if wait:
-        raise FormError({"pin": auth.pin_locked_message(wait)})
-    if not auth.verify_pin(person, pin or ""):
-        raise WrongPin({"pin": "That PIN is not right."})
-    auth.right_pin(db, person.id)
+    try:
+        right = auth.try_pin(db, person, pin or "", limits=limits)
+    except LoginRefused as locked:
+        raise FormError({"pin": locked.message}) from None
+    if not right:
+        raise FormError({"pin": "That PIN is not right."})
 
 
 def _safety_first(db: Session, ctx: Context) -> None:
@@ -394,7 +392,7 @@ class GroupResult:
 
 
 def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: str, *, rating, pin: str | None,
-                   note: str = "", device: str = "") -> list[GroupResult]:
+                   note: str = "", device: str = "", pin_limits: Limits = Limits()) -> list[GroupResult]:
     """After a group demonstration: one task signed for several mentees, each as its own event.
 
     A mentee who cannot be signed (already signed, not applicable…) is reported and the others go ahead;
@@ -402,7 +400,7 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
     if not assignment_ids:
         raise FormError({"assignment_ids": "Pick at least one mentee."})
     if pin is not None:
-        check_signing_pin(db, actor, pin)
+        check_signing_pin(db, actor, pin, limits=pin_limits)
     results = []
     for assignment_id in sorted(set(assignment_ids)):
         assignment = db.get(Assignment, assignment_id)

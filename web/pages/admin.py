@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.errors import Forbidden, FormError, NotFound, parse_input
+from mentoring.errors import Forbidden, FormError, parse_input
 from mentoring.people import accounts, invitations, roster, triads
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.people.models import (
@@ -16,7 +16,6 @@ from mentoring.people.models import (
     SHOP_ROLES,
     Enrollment,
     Invitation,
-    Membership,
     Organization,
 )
 from mentoring.people.triads import EnrollmentIn, TriadIn
@@ -132,12 +131,10 @@ def invitation_revoke(db: Db, actor: Me, invitation_id: FromPath[int]) -> Respon
 
 @post("/admin/memberships/{membership_id:int}/delete", sync_to_thread=True)
 def member_delete(db: Db, actor: Me, membership_id: FromPath[int]) -> Response:
-    membership = db.get(Membership, membership_id)
-    if membership is None:
-        raise NotFound
-    org = policy.get_org_for_admin(db, actor, membership.organization_id)
-    return submit(db, lambda: accounts.remove_membership(db, actor, membership), done=f"/admin/orgs/{org.id}",
-                  failed=refused_page("This role cannot be removed yet", f"/admin/orgs/{org.id}"))
+    membership = policy.get_membership_for_admin(db, actor, membership_id)
+    org_page = f"/admin/orgs/{membership.organization_id}"
+    return submit(db, lambda: accounts.remove_membership(db, actor, membership), done=org_page,
+                  failed=refused_page("This role cannot be removed yet", org_page))
 
 
 @get("/admin/people/{person_id:int}", sync_to_thread=True)

@@ -19,9 +19,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from mentoring.access import apitokens, auth, policy
+from mentoring.access import apitokens, policy
 from mentoring.access.models import ApiToken
 from mentoring.access.policy import Actor
+from mentoring.access.throttle import Limits
 from mentoring.errors import FormError
 from mentoring.people import roster
 from mentoring.people.models import Organization, Person
@@ -244,24 +245,7 @@ def _assignment_out(a: Assignment, mentee: Person, shop: Organization, version: 
 # --- reading ------------------------------------------------------------------------------------
 
 def _visible_triads(db: Session, actor: Actor) -> list[roster.TriadRow]:
-    """Managers and admins: their shops' triads; mentors and mentees: their own; instructors: their students'.
-    With a token, only what its organization grants."""
-    scoped = isinstance(actor, apitokens.TokenActor)
-    member_of = {org for org, _ in actor.memberships}
-    found: dict[int, roster.TriadRow] = {}
-    for row in roster.triads_at(db, actor.orgs_where("admin", "manager")):
-        found[row.triad.id] = row
-    own = [*roster.triads_mentored_by(db, actor.person_id), roster.triad_of(db, actor.person_id)]
-    for row in own:
-        if row is not None and (not scoped or row.triad.shop_id in member_of):
-            found[row.triad.id] = row
-    for student in roster.students_of(db, actor):
-        if scoped and student.enrollment.school_id not in member_of:
-            continue
-        row = roster.triad_of(db, student.mentee.id)
-        if row is not None and row.triad.shop_id == student.enrollment.shop_id:
-            found[row.triad.id] = row
-    return sorted(found.values(), key=lambda r: (r.shop.name, r.mentee.full_name, r.triad.id))
+    return roster.triads_visible_to(db, actor)  # who sees which triad: policy.triad_visible
 
 
 @get("/api/v1/triads", sync_to_thread=True, tags=TAGS, security=SECURITY, responses=errors(401))
@@ -354,7 +338,7 @@ def _on_invalid_body(_request: Request, exc: ValidationException) -> Response:
                     status_code=422)
 
 
-def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn) -> ProgressEvent:
+def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn, pins: Limits) -> ProgressEvent:
     aid, code = assignment.id, data.task_code
     match data.kind:
         case "practice":
@@ -365,7 +349,8 @@ def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn)
         case "signoff":
             # No shared tablet here: the PIN is always the second factor.
             return signoffs.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
-                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE)
+                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE,
+                                     pin_limits=pins)
         case "countersign":
             return signoffs.countersign(db, actor, aid, code, device=DEVICE)
         case "revoke":
@@ -386,13 +371,7 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
     actor = api_actor(request, db)
     _require_csrf_without_token(request)
     assignment = _assignment(db, actor, assignment_id)
-    try:
-        event = _add_event(db, actor, assignment, data)
-    except signoffs.WrongPin:
-        db.rollback()
-        auth.record_wrong_pin(db, actor.person_id, pin_limits(request.app.state.settings))
-        db.commit()
-        raise
+    event = _add_event(db, actor, assignment, data, pin_limits(request.app.state.settings))
     db.commit()
     return _event_out(event)
 

@@ -58,8 +58,7 @@ def login(request: Request, db: NamedDependency[Session], data: FormData) -> Res
     try:
         person = authenticate(db, email, str(data.get("password", "")), limits=sign_in_limits(settings),
                               attempt=attempt_of(request, email))
-    except LoginRefused as refused:
-        db.commit()  # keep the failure count
+    except LoginRefused as refused:  # a wrong password is already counted (mentoring/access/lockout.py)
         return _refused("auth/login.html", refused, data)
     cookie = session_cookie_name(settings)
     sessions.end(db, request.cookies.get(cookie))  # a new session id at every sign-in
@@ -90,8 +89,7 @@ def _confirm_current_password(request: Request, db: Session, actor: Actor, perso
                          limits=sign_in_limits(settings_of(request)), attempt=attempt_of(request, person.email))
     except LoginRefused as refused:
         return _refused("auth/account.html", refused, data, "current_password", **context)
-    except FormError as e:
-        db.commit()  # keep the failure count
+    except FormError as e:  # already counted, like a wrong password at sign-in
         return form_error("auth/account.html", e, data, **context)
     return None
 

@@ -12,7 +12,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File
 from sqlmodel import Session, select
 
-from mentoring.access import auth, policy
+from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
 from mentoring.progress import board, evidence, signoffs
@@ -100,7 +100,7 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[p.sha256 for p in stored])
+            photo_hashes=[p.sha256 for p in stored], pin_limits=pin_limits(settings_of(request)))
         for p in stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=p.stored_name, thumb_name=p.thumb_name,
                                  content_type=p.content_type, size=p.size, sha256=p.sha256))
@@ -109,7 +109,6 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
 
     def refused(e: FormError) -> Response:
         _discard(folder, stored)
-        _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
         return _task_refused(db, actor, board.get_assignment(db, actor, assignment_id), code, e, form)
 
@@ -143,12 +142,6 @@ def _task_refused(db: Session, actor: Actor, assignment: Assignment, code: str, 
     if busy:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
-
-
-def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
-    if isinstance(error, signoffs.WrongPin):
-        auth.record_wrong_pin(db, actor.person_id, pin_limits(settings_of(request)))
-        db.commit()
 
 
 def _discard(folder: Path, stored: list) -> None:
@@ -243,7 +236,7 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     def act() -> tuple[list, bool]:
         results = signoffs.sign_off_group(
             db, actor, ids, code, rating=data.get("rating"), pin=None if on_tablet else str(data.get("pin", "")),
-            note=str(data.get("note", "")), device=device_of(request))
+            note=str(data.get("note", "")), device=device_of(request), pin_limits=pin_limits(settings_of(request)))
         # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the
         # same transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
         turn_ended = on_tablet and any(r.event is not None for r in results)
@@ -260,7 +253,6 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
         return response
 
     def refused(e: FormError) -> Response:
-        _count_wrong_pin(request, db, actor, e)
         return _group_page(db, actor, code, form={k: v for k, v in data.items() if k != "pin"}, errors=e.errors,
                            status_code=400)
 

@@ -50,8 +50,7 @@ def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -
     settings = settings_of(request)
     try:
         mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings))
-    except LoginRefused as refused:
-        db.commit()  # keep the count of wrong PINs
+    except LoginRefused as refused:  # a wrong PIN is already counted (mentoring/access/lockout.py)
         response = page("tablet/pin.html", status_code=429 if refused.retry_after else 400, device=device,
                         mentor=db.get(Person, person_id), errors={"pin": refused.message})
         if refused.retry_after:
