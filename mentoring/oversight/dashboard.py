@@ -21,7 +21,7 @@ from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDas
 from mentoring.people import roster
 from mentoring.people.models import Organization, Triad
 from mentoring.progress.models import Assignment, ProgressEvent
-from mentoring.progress.signoffs import achieved_codes, task_states
+from mentoring.progress.signoffs import achieved, task_states
 from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
@@ -342,6 +342,7 @@ def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: in
     states = task_states(events)
     status.signoff_times = sorted(e.at for e in events if e.kind == "signoff")
     status.last_progress_at = max((e.at for e in events if e.kind in flags.PROGRESS_KINDS), default=None)
+    codes: set[str] = set()  # achieved
     counts: dict[str, list] = {}  # area code -> [title, done, total]
     for t in tasks:
         if t.not_applicable:
@@ -358,9 +359,11 @@ def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: in
             status.signed += 1
             if status.last_signoff is None or state.signoff.at > status.last_signoff:
                 status.last_signoff = state.signoff.at
+            if achieved(t, state, default_rating):
+                codes.add(t.code)
     status.areas = [AreaProgress(code, title, done, total) for code, (title, done, total) in counts.items()]
     status.applicable = sum(a.total for a in status.areas)
-    status.report = report = tally.report(achieved_codes(tasks, states, default_rating), rule)
+    status.report = report = tally.report(codes, rule)
     status.rule_met = {p: all(a.priorities[p].passes for a in report.areas) for p in report.overall.priorities}
 
 

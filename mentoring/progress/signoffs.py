@@ -41,7 +41,7 @@ class AlreadySigned(Exception):
 
 # --- state --------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class TaskState:
     code: str
     status: str = "not_started"  # not_started | practicing | ready | signed
