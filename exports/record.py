@@ -109,14 +109,8 @@ def _area_coverage(a) -> dict:
 
 def _task(row) -> dict:
     state = row.state
-    revocations, signed = [], None
-    for e in state.events:  # pair each revoke with the sign-off it undid
-        if e.kind == "signoff":
-            signed = e
-        elif e.kind == "revoke" and signed is not None:
-            revocations.append({"signed_by": signed.actor_name, "signed_at": _iso(signed.at), "rating": signed.rating,
-                                "by": e.actor_name, "at": _iso(e.at), "reason": e.reason})
-            signed = None
+    revocations = [{"signed_by": signed.actor_name, "signed_at": _iso(signed.at), "rating": signed.rating,
+                    "by": e.actor_name, "at": _iso(e.at), "reason": e.reason} for signed, e in state.revoked]
     s = state.signoff
     status = "signed" if s else ("revoked" if revocations else "open")
     return {

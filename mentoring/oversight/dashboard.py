@@ -7,9 +7,10 @@ import json
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 from sqlmodel import Session, select
 
 from mentoring import lru
@@ -20,12 +21,12 @@ from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDas
 from mentoring.people import roster
 from mentoring.people.models import Organization, Triad
 from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.signoffs import achieved, task_states
 from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
 SORTS = ("name", "progress", "ready", "last", "stalled")
-READ_KINDS = ("signoff", "revoke", "ready", "practice")  # the events _progress reads
-HEAT = (90, 75, 50, 25, 1, 0)  # the charts' colour classes h90 … h0 (app.css): darker green as more is signed
+READ_KINDS = ("signoff", "revoke", "ready", "practice")  # what decides a task's status and the stalled clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,36 +39,35 @@ class LightTask:
     required_rating: int | None
 
 
+class _EventRow(NamedTuple):
+    """The columns of an event the dashboard's replay needs: a whole shop's events pass through it whenever
+    its progress is not cached, and named tuples cost far less to make than ORM objects."""
+
+    assignment_id: int
+    seq: int
+    task_code: str
+    kind: str
+    rating: int | None
+    minutes: int | None
+    at: datetime
+
+
+_EVENT_ROWS = (select(*(getattr(ProgressEvent, c) for c in _EventRow._fields))
+               .where(ProgressEvent.assignment_id.in_(bindparam("ids", expanding=True)),
+                      ProgressEvent.kind.in_(READ_KINDS))
+               .order_by(ProgressEvent.assignment_id, ProgressEvent.seq))
+
+
 @dataclass(slots=True)
 class AreaProgress:
     code: str
     title: str
     done: int
     total: int
-    # Worked out once, when the (cached) progress is computed: the charts draw every area on every request.
-    percent: int = field(init=False)
-    heat: int = field(init=False)  # the highest floor of HEAT that the share reaches: the colour class
-    bar: int = field(init=False)  # height in the 24-pixel per-area bar chart
+    percent: int = field(init=False)  # share signed, rounded down
 
     def __post_init__(self) -> None:
         self.percent = self.done * 100 // self.total if self.total else 0
-        self.heat = next(floor for floor in HEAT if self.percent >= floor)
-        self.bar = self.percent * 24 // 100
-
-
-class AreaList(list[AreaProgress]):
-    """A list's areas, with its per-area bar chart worked out once: the dashboard draws it on every row of every
-    request, and the progress it comes from is cached. Each area is a 7-pixel bar, 9 pixels apart, as tall as its
-    share signed (24 pixels: all); bars of one colour class are drawn as one SVG path."""
-
-    def __init__(self, areas: list[AreaProgress]):
-        super().__init__(areas)
-        self.label = ", ".join(f"{a.code}: {a.done} of {a.total}" for a in areas)
-        paths: dict[int, str] = {}
-        for i, a in enumerate(areas):
-            if a.bar:
-                paths[a.heat] = paths.get(a.heat, "") + f"M{i * 9 + 1} {25 - a.bar}h7v{a.bar}h-7z"
-        self.paths = list(paths.items())  # (colour class, path)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class ListProgress:
     """Where one assignment stands: per area, against the coverage rule, and what waits for a signature."""
 
     assignment_id: int | None = None
-    areas: AreaList = field(default_factory=lambda: AreaList([]))
+    areas: list[AreaProgress] = field(default_factory=list)
     report: CoverageReport | None = None
     rule_met: dict[str, bool] = field(default_factory=dict)  # per priority: does every area meet the rule?
     ready: int = 0
@@ -107,7 +107,7 @@ class TriadStatus(ListProgress):
     overdue_reviews: list[reviews.ReviewView] = field(default_factory=list)
     next_review: reviews.ReviewView | None = None
     steps: list[payplan.StepView] = field(default_factory=list)
-    heat: list[int | None] = field(default_factory=list)  # per area of Dashboard.areas; None: not on the list
+    shares: list[int | None] = field(default_factory=list)  # % signed per area of Dashboard.areas; None: not listed
 
     @property
     def steps_due(self) -> list[payplan.StepView]:
@@ -219,10 +219,10 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
             mine_steps = steps_by_mentee.get(triad.mentee_id, [])
             status.steps = payplan.step_views(mine_steps, [d for st in mine_steps for d in decisions_by_step.get(
                 st.id, [])], {triad.mentee_id: status.report}, shop_today)
-    # The heat map's cells, one per area of every list in view, so that the template only draws them.
+    # The heat map's cells, one per area of every list in view.
     for status in rows:
-        heat = {a.code: a.heat for a in status.areas}
-        status.heat = [heat.get(code) for code in area_order]
+        shares = {a.code: a.percent for a in status.areas}
+        status.shares = [shares.get(code) for code in area_order]
 
     workload: dict[int, list] = {}
     for status in rows:
@@ -317,14 +317,9 @@ def _progress_of(db: Session, heads: list) -> dict[int, "ListProgress"]:
                                      ShopTask.area_title, ShopTask.not_applicable, ShopTask.required_rating)
                               .where(ShopTask.version_id.in_(version_ids)).order_by(ShopTask.position)).all():
         tasks.setdefault(vid, []).append(LightTask(*cols))
-    events: dict[int, list[tuple]] = {}
-    # Only the events that decide "signed", "ready" and the last day with progress, in chain order.
-    for aid, code, kind, rating, at in db.exec(
-            select(ProgressEvent.assignment_id, ProgressEvent.task_code, ProgressEvent.kind, ProgressEvent.rating,
-                   ProgressEvent.at)
-            .where(ProgressEvent.assignment_id.in_([h.id for h in missed]), ProgressEvent.kind.in_(READ_KINDS))
-            .order_by(ProgressEvent.assignment_id, ProgressEvent.seq)).all():
-        events.setdefault(aid, []).append((code, kind, rating, at))
+    events: dict[int, list[_EventRow]] = {}
+    for row in map(_EventRow._make, db.exec(_EVENT_ROWS, params={"ids": [h.id for h in missed]})):
+        events.setdefault(row.assignment_id, []).append(row)
     tallies = {vid: Tally(tasks.get(vid, [])) for vid in version_ids}
     for h in missed:
         found = ListProgress(assignment_id=h.id)
@@ -341,43 +336,34 @@ def progress_of(db: Session, assignments: list[Assignment]) -> dict[int, "ListPr
 
 
 def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: int, rule: dict, tally: Tally,
-              events: list[tuple]) -> None:
-    """Replay the sign-off, revoke and ready events, (task code, kind, rating, at) in chain order, as
-    progress.task_states does for these three kinds (a test holds the two together), without building a full
-    state per task. Practice events only count, with ready and sign-off events, for the last day with progress.
-    Plain tuples: a whole shop's events pass through here whenever its progress is not cached."""
-    signed: dict[str, tuple[int, datetime]] = {}
-    ready: set[str] = set()
-    for code, kind, rating, at in events:
-        if kind == "signoff":
-            signed[code] = (rating, at)
-            ready.discard(code)
-            status.signoff_times.append(at)
-        elif kind == "revoke":
-            signed.pop(code, None)
-        elif kind == "ready" and code not in signed:
-            ready.add(code)
-    status.last_progress_at = max((at for _, kind, _, at in events if kind in flags.PROGRESS_KINDS), default=None)
-    status.signoff_times.sort()
-    achieved = set()
+              events: list) -> None:
+    """Where one assignment stands, from its events (READ_KINDS, in chain order) replayed by
+    signoffs.task_states; signoffs.achieved decides what coverage counts."""
+    states = task_states(events)
+    status.signoff_times = sorted(e.at for e in events if e.kind == "signoff")
+    status.last_progress_at = max((e.at for e in events if e.kind in flags.PROGRESS_KINDS), default=None)
+    codes: set[str] = set()  # achieved
     counts: dict[str, list] = {}  # area code -> [title, done, total]
     for t in tasks:
         if t.not_applicable:
             continue
         area = counts.get(t.area_code) or counts.setdefault(t.area_code, [t.area_title, 0, 0])
         area[2] += 1
-        if t.code in ready:
+        state = states.get(t.code)
+        if state is None:
+            continue
+        if state.status == "ready":
             status.ready += 1
-        elif (found := signed.get(t.code)) is not None:
+        elif state.status == "signed":
             area[1] += 1
             status.signed += 1
-            if found[0] >= (t.required_rating or default_rating):
-                achieved.add(t.code)
-            if status.last_signoff is None or found[1] > status.last_signoff:
-                status.last_signoff = found[1]
-    status.areas = AreaList([AreaProgress(code, title, done, total) for code, (title, done, total) in counts.items()])
+            if status.last_signoff is None or state.signoff.at > status.last_signoff:
+                status.last_signoff = state.signoff.at
+            if achieved(t, state, default_rating):
+                codes.add(t.code)
+    status.areas = [AreaProgress(code, title, done, total) for code, (title, done, total) in counts.items()]
     status.applicable = sum(a.total for a in status.areas)
-    status.report = report = tally.report(achieved, rule)
+    status.report = report = tally.report(codes, rule)
     status.rule_met = {p: all(a.priorities[p].passes for a in report.areas) for p in report.overall.priorities}
 
 

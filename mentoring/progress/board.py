@@ -13,7 +13,7 @@ from mentoring.access.policy import Actor
 from mentoring.errors import NotFound
 from mentoring.people.models import Organization, Person, Triad
 from mentoring.progress.models import Assignment, ProgressEvent
-from mentoring.progress.signoffs import TaskState, events_of, task_states
+from mentoring.progress.signoffs import TaskState, achieved, events_of, task_states, task_states_by_assignment
 from tasklists.coverage import CoverageReport, coverage
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
 
@@ -161,12 +161,10 @@ def mentor_cards(db: Session, actor: Actor) -> list[MenteeCard]:
             for a, mentee, task_list, triad, shop in found if policy.may_sign(actor, a, triad, shop)]
     ids = [a.id for a, _, _, _ in rows]
     events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids))).all() if ids else []
-    by_assignment: dict[int, list[ProgressEvent]] = {}
-    for e in events:
-        by_assignment.setdefault(e.assignment_id, []).append(e)
+    by_assignment = task_states_by_assignment(events)
     cards = []
     for assignment, mentee, task_list, own in rows:
-        states = task_states(by_assignment.get(assignment.id, [])).values()
+        states = by_assignment.get(assignment.id, {}).values()
         cards.append(MenteeCard(assignment, mentee, task_list.name, sum(s.status == "ready" for s in states),
                                 sum(s.status == "signed" for s in states), own))
     cards.sort(key=lambda c: (not c.own, -c.ready, c.mentee.full_name))
@@ -204,6 +202,5 @@ def recent_signoffs(db: Session, shop_ids: set[int], limit: int = 15) -> list[Re
 def coverage_of(db: Session, b: Board) -> CoverageReport:
     """Per area and priority, tasks signed at or above their required rating, against the edition's rule."""
     template = db.get(TaskListTemplate, b.task_list.template_id)
-    achieved = {r.task.code for r in b.rows if r.state.signoff
-                and r.state.signoff.rating >= (r.task.required_rating or b.version.required_rating)}
-    return coverage([r.task for r in b.rows], achieved, json.loads(template.coverage_rule))
+    codes = {r.task.code for r in b.rows if achieved(r.task, r.state, b.version.required_rating)}
+    return coverage([r.task for r in b.rows], codes, json.loads(template.coverage_rule))

@@ -45,22 +45,28 @@ class AlreadySigned(FormError):
 
 # --- state --------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class TaskState:
     code: str
     status: str = "not_started"  # not_started | practicing | ready | signed
     signoff: ProgressEvent | None = None
     countersigns: list[ProgressEvent] = field(default_factory=list)
+    revoked: list[tuple[ProgressEvent, ProgressEvent]] = field(default_factory=list)  # (sign-off, its revoke)
     minutes: int = 0
     last_at: datetime | None = None
     events: list[ProgressEvent] = field(default_factory=list)
 
 
 def task_states(events: Iterable[ProgressEvent]) -> dict[str, TaskState]:
-    """Replay events in chain order; a revoke undoes the sign-off and its countersignatures."""
+    """Replay events in chain order; a revoke undoes the sign-off and its countersignatures.
+
+    The one replay: the task page, the dashboard, records and pay steps all read task states from here. Any
+    objects with the event's fields will do (the dashboard passes light rows of the kinds it needs)."""
     states: dict[str, TaskState] = {}
     for e in sorted(events, key=lambda e: e.seq):
-        s = states.setdefault(e.task_code, TaskState(e.task_code))
+        s = states.get(e.task_code)
+        if s is None:  # not setdefault: a TaskState per event costs the dashboard more than the replay
+            s = states[e.task_code] = TaskState(e.task_code)
         s.events.append(e)
         s.last_at = e.at
         if e.kind == "practice":
@@ -74,9 +80,30 @@ def task_states(events: Iterable[ProgressEvent]) -> dict[str, TaskState]:
         elif e.kind == "countersign" and s.status == "signed":
             s.countersigns.append(e)
         elif e.kind == "revoke" and s.status == "signed":
+            s.revoked.append((s.signoff, e))
             s.status = "practicing" if s.minutes else "not_started"
             s.signoff, s.countersigns = None, []
     return states
+
+
+def task_states_by_assignment(events: Iterable[ProgressEvent]) -> dict[int, dict[str, TaskState]]:
+    """task_states for the events of several assignments at once, keyed by assignment id."""
+    chains: dict[int, list[ProgressEvent]] = {}
+    for e in events:
+        chains.setdefault(e.assignment_id, []).append(e)
+    return {assignment_id: task_states(chain) for assignment_id, chain in chains.items()}
+
+
+def achieved(task, state: TaskState | None, default_rating: int) -> bool:
+    """What coverage, records, credentials and pay steps count: the task is signed at or above its required
+    rating (the list's default where the task sets none). `task` is any row with `required_rating`."""
+    return (state is not None and state.signoff is not None
+            and state.signoff.rating >= (task.required_rating or default_rating))
+
+
+def achieved_codes(tasks: Iterable, states: dict[str, TaskState], default_rating: int) -> set[str]:
+    """The codes of the achieved tasks among `tasks`."""
+    return {t.code for t in tasks if achieved(t, states.get(t.code), default_rating)}
 
 
 # Read-only copies of events, for the pages and the API that read a whole chain: named tuples are built from a
@@ -94,12 +121,6 @@ def events_of(db: Session, assignment_id: int) -> list[EventView]:
 def tasks_of(db: Session, assignment: Assignment) -> list[ShopTask]:
     return list(db.exec(select(ShopTask).where(ShopTask.version_id == assignment.version_id)
                         .order_by(ShopTask.position)).all())
-
-
-def achieved_codes(tasks: list[ShopTask], states: dict[str, TaskState], default_rating: int) -> set[str]:
-    """Tasks signed at or above their required rating: what coverage counts."""
-    return {t.code for t in tasks
-            if (s := states.get(t.code)) and s.signoff and s.signoff.rating >= (t.required_rating or default_rating)}
 
 
 # --- the hash chain -------------------------------------------------------------------------
@@ -437,8 +458,6 @@ def group_candidates(db: Session, actor: Actor, code: str) -> list[tuple[Assignm
     ids = [a.id for a, _ in rows]
     events = db.exec(select(ProgressEvent).where(ProgressEvent.assignment_id.in_(ids),
                                                  ProgressEvent.task_code == code)).all() if ids else []
-    result = []
-    for assignment, mentee in rows:
-        state = task_states([e for e in events if e.assignment_id == assignment.id]).get(code, TaskState(code))
-        result.append((assignment, mentee, state))
-    return result
+    states = task_states_by_assignment(events)
+    return [(assignment, mentee, states.get(assignment.id, {}).get(code, TaskState(code)))
+            for assignment, mentee in rows]
