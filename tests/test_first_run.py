@@ -1,0 +1,142 @@
+"""A real shop's first run (issue 14): the address records carry, the setup commands, plain form messages and
+wording a new shop owner meets."""
+
+import io
+import os
+import re
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from pypdf import PdfReader
+from reportlab.graphics.barcode import qrencoder
+from sqlmodel import select
+
+from mentoring.people.models import Person
+from web import settings as settings_module
+from web.cli import main
+
+from .browser import _free_port
+from .conftest import PASSWORD
+
+
+@pytest.fixture
+def cli(clean_db, database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("MENTORING_DATABASE_URL", database_url)
+    monkeypatch.setenv("MENTORING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MENTORING_SECRET_KEY", "test-secret-" + "x" * 40)
+    # Set, then unset: whatever `serve` puts there is taken away again when the test ends.
+    monkeypatch.setenv("MENTORING_BASE_URL", "unset")
+    monkeypatch.delenv("MENTORING_BASE_URL")
+    runner = CliRunner()
+
+    def run(*args, input=None, code=0):
+        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+    return run
+
+
+# --- item 1: verification links point at the server that issued them ---------------------------------
+
+def _serve_for_real(monkeypatch, seen: dict):
+    """`mentoring serve` hands uvicorn the app factory; this runs it on the port serve was given, in a thread."""
+    def run(target, *, factory, host, port, **_options):
+        assert target == "web.app:create_app" and factory
+        from web.app import create_app
+        seen["base_url"] = os.environ.get("MENTORING_BASE_URL")
+        server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
+        seen["server"] = server
+        threading.Thread(target=server.run, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+    monkeypatch.setattr(uvicorn, "run", run)
+
+
+def test_records_pdf_and_qr_code_carry_the_port_the_app_serves_on(cli, world, assigned, monkeypatch):
+    fed_to_qr = []
+    real_add = qrencoder.QRCode.addData
+    monkeypatch.setattr(qrencoder.QRCode, "addData", lambda self, data: (fed_to_qr.append(data), real_add(self, data)))
+    seen: dict = {}
+    _serve_for_real(monkeypatch, seen)
+    port = _free_port()
+    assert port != 8000
+    out = cli("serve", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    assert seen["base_url"] == base and f"point at {base}" in out
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            client.get("/login")
+            client.post("/login", data={"email": world.manager.email, "password": PASSWORD,
+                                        "_csrf_token": client.cookies["csrftoken"]})
+            records = client.get(f"/assignments/{assigned.id}/records")
+            assert records.status_code == 200
+            assert f"{base}/verify" in records.text and "127.0.0.1:8000" not in records.text
+            exported = client.post(f"/assignments/{assigned.id}/records/export",
+                                   data={"format": "pdf", "paper": "letter",
+                                         "_csrf_token": client.cookies["csrftoken"]})
+            assert exported.content.startswith(b"%PDF")
+            text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(exported.content)).pages)
+            code = re.search(rf"{re.escape(base)}/verify/([A-Z0-9-]+)", text).group(1)
+            assert fed_to_qr == [f"{base}/verify/{code}"]
+            # ... and the address works: the record verifies there.
+            assert "authentic" in client.get(f"/verify/{code}").text.lower()
+    finally:
+        seen["server"].should_exit = True
+
+
+def test_an_explicit_base_url_wins_and_other_hosts_are_derived(cli, monkeypatch):
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(base_url=os.environ.get("MENTORING_BASE_URL")))
+    monkeypatch.setenv("MENTORING_BASE_URL", "https://mentoring.shop.example")
+    out = cli("serve", "--port", "8920")
+    assert seen["base_url"] == "https://mentoring.shop.example" and "WARNING" not in out
+    assert settings_module.served_base_url("localhost", 8920) == "http://localhost:8920"
+    assert settings_module.served_base_url("::1", 8920) == "http://[::1]:8920"
+
+
+def test_serving_on_every_interface_warns_and_says_exactly_what_to_set(cli, monkeypatch):
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(base_url=os.environ.get("MENTORING_BASE_URL")))
+    monkeypatch.setattr("web.cli.lan_address", lambda: "192.168.7.40")
+    out = cli("serve", "--host", "0.0.0.0", "--port", "8920")
+    assert seen["base_url"] == "http://127.0.0.1:8920"
+    assert "WARNING: MENTORING_BASE_URL is not set" in out
+    assert "MENTORING_BASE_URL=http://192.168.7.40:8920 mentoring serve --host 0.0.0.0 --port 8920" in out
+
+
+def test_the_readme_documents_the_base_url_beside_the_setup_and_links_nothing_outside_the_clone():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    setup = readme.split("Setting up a shop without the demo", 1)[1].split("Task lists:", 1)[0]
+    assert "--host 0.0.0.0" in setup and "MENTORING_BASE_URL" in setup and "--password-stdin" in setup
+    assert "../" not in readme
+
+
+# --- item 14: creating the first admin from a script; roles in the list ------------------------------
+
+def test_users_create_reads_the_password_from_stdin_and_refuses_plainly_without_a_terminal(cli, clean_db, browser):
+    cli("orgs", "create", "--name", "Main Street Garage", "--kind", "independent")
+    refused = cli("users", "create", "--email", "pat@example.com", "--name", "Pat Owner", "--org", "1",
+                  "--role", "admin", input="", code=1)
+    assert "No terminal to ask for the password" in refused and "--password-stdin" in refused
+    assert "Traceback" not in refused and "Aborted" not in refused
+    with clean_db.session() as db:
+        assert db.exec(select(Person)).first() is None
+    assert "standard input was empty" in cli("users", "create", "--email", "pat@example.com", "--name", "Pat",
+                                             "--password-stdin", input="", code=1)
+    cli("users", "create", "--email", "pat@example.com", "--name", "Pat Owner", "--org", "1", "--role", "admin",
+        "--password-stdin", input="a-sound-owner-password\n")
+    assert browser.login("pat@example.com", "a-sound-owner-password").headers["location"] == "/admin"
+    help_text = cli("users", "create", "--help")
+    assert "--password-stdin" in help_text and "standard input" in help_text
+
+
+def test_users_list_shows_each_persons_roles_per_organization(cli, world):
+    out = cli("users", "list")
+    line = next(row for row in out.splitlines() if "oscar.manager@example.com" in row)
+    assert "Hillcrest Auto: admin, manager" in line
+    assert "Riverside Toyota: mentor" in next(row for row in out.splitlines() if "milo.mentor@" in row)
