@@ -140,3 +140,80 @@ def test_users_list_shows_each_persons_roles_per_organization(cli, world):
     line = next(row for row in out.splitlines() if "oscar.manager@example.com" in row)
     assert "Hillcrest Auto: admin, manager" in line
     assert "Riverside Toyota: mentor" in next(row for row in out.splitlines() if "milo.mentor@" in row)
+
+
+# --- items 6 and 7: assigning and starting a list say plainly what to type ---------------------------
+
+@pytest.fixture
+def published(db, world):
+    """A published MLR list of the world's shop, not yet assigned."""
+    from mentoring.access.policy import Actor
+    from mentoring.progress import customize
+    from tasklists import store
+
+    automobile = next(t for t, _ in store.load_catalog(db) if t.program == "automobile")
+    manager = Actor(world.manager.id, world.manager.full_name, memberships=frozenset({(world.shop.id, "manager")}))
+    task_list = customize.start_list(db, manager, world.shop, template_id=automobile.id, level="MLR", name="MLR")
+    version = customize.publish(db, manager, task_list)
+    db.commit()
+    return automobile, version
+
+
+def test_blank_assignment_dates_start_today_and_bad_ones_get_plain_messages(browser, world, published, clean_db):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mentoring.progress.models import Assignment
+
+    from .conftest import field_error
+    _, version = published
+    browser.login(world.manager.email)
+    url = f"/shops/{world.shop.id}/assignments"
+    page = browser.get(f"/shops/{world.shop.id}/tasklists").text
+    assert "Leave blank to start today." in page
+    for form, field, message in [
+        ({"start_date": "1/2/26"}, "start_date", "Enter a date, like 2026-09-01."),
+        ({"target_date": "soon"}, "target_date", "Enter a date, like 2026-09-01."),
+        ({"triad_id": ""}, "triad_id", "Choose an active triad of this shop."),
+        ({"version_id": ""}, "version_id", "Choose a published task list of this shop."),
+    ]:
+        refused = browser.post(url, {"triad_id": world.triad.id, "version_id": version.id, "start_date": "",
+                                     "target_date": "", **form})
+        assert refused.status_code == 400 and field_error(refused.text, field) == message, form
+        assert "Input should" not in refused.text and "too short" not in refused.text
+    done = browser.post(url, {"triad_id": world.triad.id, "version_id": version.id, "start_date": "",
+                              "target_date": ""})
+    assert done.status_code == 303
+    with clean_db.session() as db:
+        assignment = db.exec(select(Assignment)).one()
+    assert assignment.start_date == datetime.now(ZoneInfo(world.shop.timezone)).date()
+    assert assignment.target_date is None
+
+
+def test_the_level_is_a_select_of_the_standards_levels_and_any_case_is_accepted(browser, world, published,
+                                                                              clean_db):
+    from tasklists.models import ShopTaskList
+
+    automobile, _ = published
+    browser.login(world.manager.email)
+    page = browser.get(f"/shops/{world.shop.id}/tasklists").text
+    select_html = re.search(r'<select id="f-level" name="level".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([A-Z]+)"', select_html)[:3] == ["MLR", "AST", "MAST"]
+    assert 'value="CRR"' in select_html and '<input id="f-level"' not in page
+    started = browser.post(f"/shops/{world.shop.id}/tasklists",
+                           {"template_id": automobile.id, "level": " ast ", "name": "Lower case"})
+    assert started.status_code == 303
+    with clean_db.session() as db:
+        assert db.exec(select(ShopTaskList).where(ShopTaskList.name == "Lower case")).one().level == "AST"
+
+
+def test_a_list_file_with_lower_case_levels_imports(published, clean_db):
+    from tasklists import files, store
+
+    automobile, _ = published
+    with clean_db.session() as db:
+        csv_text = files.to_csv(store.template_doc(db, automobile))
+    lowered = re.sub(r",((?:MLR|AST|MAST)(?: (?:AST|MAST))*),", lambda m: "," + m.group(1).lower() + ",", csv_text)
+    assert lowered != csv_text and ",mlr ast mast," in lowered
+    parsed = files.parse(lowered.encode(), "list.csv")
+    assert [row.levels for row in parsed.rows] == [row.levels for row in files.parse(csv_text.encode(), "x.csv").rows]
