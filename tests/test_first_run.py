@@ -217,3 +217,58 @@ def test_a_list_file_with_lower_case_levels_imports(published, clean_db):
     assert lowered != csv_text and ",mlr ast mast," in lowered
     parsed = files.parse(lowered.encode(), "list.csv")
     assert [row.levels for row in parsed.rows] == [row.levels for row in files.parse(csv_text.encode(), "x.csv").rows]
+
+
+# --- item 13: wording on the instructor's and manager's pages ----------------------------------------
+
+def test_an_instructor_is_told_reviews_exist_but_are_kept_by_the_shop(browser, world, assigned, clean_db):
+    from mentoring.oversight import reviews
+    from mentoring.people.models import Triad
+
+    from .conftest import actor_for
+    browser.login(world.instructor.email)
+    assert "No reviews yet." in browser.get(f"/mentees/{world.mentee.id}").text
+    with clean_db.transaction() as db:
+        reviews.schedule_standard(db, actor_for(clean_db, world.manager), db.get(Triad, world.triad.id))
+    page = browser.get(f"/mentees/{world.mentee.id}").text
+    assert "No reviews yet." not in page and "30-day" not in page
+    assert "Tess Mentee has 3 reviews you cannot open" in page
+    browser.logout()
+    browser.login(world.manager.email)
+    page = browser.get(f"/mentees/{world.mentee.id}").text
+    assert "you cannot open" not in page and "30-day" in page
+
+
+def test_program_coverage_says_no_tasks_where_an_area_has_none_of_a_priority(browser, world, assigned, clean_db):
+    from mentoring.oversight import dashboard
+
+    with clean_db.session() as db:
+        report = dashboard.progress_of(db, [assigned])[assigned.id].report
+    empty = {(a.area_code, p) for a in report.areas for p, c in a.priorities.items() if c.total == 0}
+    assert ("0", "P-2") in empty and ("0", "P-3") in empty
+    browser.login(world.instructor.email)
+    page = browser.get("/instructor/program").text
+    for area in report.areas:
+        row = re.search(rf"<tr><td>{re.escape(area.area_code)} · .*?</tr>", page, re.S).group(0)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)[2:5]
+        for priority, cell in zip(("P-1", "P-2", "P-3"), cells, strict=True):
+            assert ("no tasks" in cell) == ((area.area_code, priority) in empty), (area.area_code, priority, cell)
+
+
+def test_counts_are_singular_for_one_and_coverage_figures_carry_a_percent_sign(browser, world, assigned, clean_db):
+    from mentoring.progress import signoffs
+
+    from .conftest import actor_for
+    with clean_db.transaction() as db:
+        signoffs.request_signoff(db, actor_for(clean_db, world.mentee), assigned.id, "0.A.1")
+    browser.login(world.manager.email)
+    page = browser.get("/manager").text
+    assert "1 task waiting for sign-off" in page and "1 tasks" not in page
+    figures = re.search(r"<td>(<span class=\"cov[^\n]*?)</td>", page).group(1)
+    assert re.findall(r'<span class="cov (?:ok|no)"[^>]*>([^<]*)</span>', figures) == ["0.0 %", "0.0 %", "0.0 %"]
+    browser.logout()
+    browser.login(world.instructor.email)
+    page = browser.get("/instructor").text
+    assert re.findall(r'<span class="cov (?:ok|no)">([^<]*)</span>', page)[:3] == ["0.0 %", "0.0 %", "0.0 %"]
+    from mentoring.words import plural
+    assert [plural(1, "task"), plural(0, "task"), plural(2, "day")] == ["1 task", "0 tasks", "2 days"]

@@ -15,6 +15,7 @@ from mentoring.people import accounts
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.people.models import Membership, Organization, Person
 from mentoring.progress.models import ProgressEvent
+from mentoring.words import plural
 from tasklists import store
 from web import migrate
 from web.db import Database
@@ -329,8 +330,8 @@ def audit_verify(saved) -> None:
     if not problems:
         newest = ", ".join(f"{names.get(o, o)} #{c.number} ({c.at:%Y-%m-%d %H:%M} UTC)"
                            for o, c in sorted(result.newest.items()))
-        click.echo(f"OK: {count} events, every chain intact; {result.checked} checkpoint"
-                   f"{'s' if result.checked != 1 else ''} signed and matching"
+        click.echo(f"OK: {plural(count, 'event')}, every chain intact; {plural(result.checked, 'checkpoint')}"
+                   " signed and matching"
                    + (f", newest: {newest}" if newest else "")
                    + (f"; the saved copy ({len(tokens)}) agrees" if saved else "") + ".")
         return

@@ -15,6 +15,7 @@ from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
 from mentoring.people.models import Person
+from mentoring.words import plural
 
 # OWASP ASVS 5.0 V11.4.2: argon2id, m >= 19 MiB, t >= 2, p = 1.
 PRODUCTION_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
@@ -203,4 +204,4 @@ def right_pin(db: Session, person_id: int) -> None:
 
 
 def _human(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+    return plural(seconds, "second") if seconds < 120 else plural((seconds + 59) // 60, "minute")
