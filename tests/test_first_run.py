@@ -272,3 +272,60 @@ def test_counts_are_singular_for_one_and_coverage_figures_carry_a_percent_sign(b
     assert re.findall(r'<span class="cov (?:ok|no)">([^<]*)</span>', page)[:3] == ["0.0 %", "0.0 %", "0.0 %"]
     from mentoring.words import plural
     assert [plural(1, "task"), plural(0, "task"), plural(2, "day")] == ["1 task", "0 tasks", "2 days"]
+
+
+# --- item 15: small things a first run trips over ----------------------------------------------------
+
+NAV = '<nav aria-label="Main">'
+
+
+def test_verify_keeps_the_menu_for_someone_signed_in_and_stays_public(browser, world, assigned, clean_db):
+    from exports import service
+    from mentoring.progress.models import Assignment
+
+    from .conftest import actor_for
+    with clean_db.transaction() as db:
+        code = service.export_record(db, actor_for(clean_db, world.manager), db.get(Assignment, assigned.id), "json",
+                                     base_url="http://127.0.0.1:8000").code
+    for url in ("/verify", f"/verify/{code}"):
+        anonymous = browser.get(url)
+        assert anonymous.status_code == 200 and NAV not in anonymous.text
+    browser.login(world.manager.email)
+    for url in ("/verify", f"/verify/{code}"):
+        page = browser.get(url)
+        assert page.status_code == 200 and NAV in page.text and 'href="/manager"' in page.text
+    checked = browser.client.post("/verify", data={"text": code, "_csrf_token": browser.client.cookies["csrftoken"]},
+                                  files={"file": ("", b"", "application/octet-stream")})
+    assert checked.status_code == 200 and NAV in checked.text and "Tess Mentee" in checked.text
+
+
+def test_a_code_search_matches_whole_parts_of_codes(browser, world, assigned):
+    browser.login(world.mentor.email)
+    rows = browser.get(f"/assignments/{assigned.id}?q=II.A",
+                       headers={"hx-request": "true", "hx-target": "task-rows"}).text
+    codes = set(re.findall(r"/tasks/([0-9A-Z]+\.[A-Z]+\.[0-9]+)", rows))
+    assert codes and {c.split(".")[0] + "." + c.split(".")[1] for c in codes} == {"II.A"}
+    words = browser.get(f"/assignments/{assigned.id}?q=brake+fluid",
+                        headers={"hx-request": "true", "hx-target": "task-rows"}).text
+    assert re.findall(r"/tasks/(V\.[A-Z]+\.[0-9]+)", words)  # plain words still search the statements
+    area = set(re.findall(r"/tasks/([0-9A-Z]+)\.", browser.get(
+        f"/assignments/{assigned.id}?q=VII", headers={"hx-request": "true", "hx-target": "task-rows"}).text))
+    assert area == {"VII"}
+
+
+def test_every_page_names_a_favicon_that_is_served(browser):
+    page = browser.get("/login").text
+    assert '<link rel="icon" href="/favicon.ico"' in page
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert "no-store" not in icon.headers["cache-control"]
+
+
+def test_a_wrong_tablet_pin_says_who_can_set_a_new_one(browser, world, assigned):
+    browser.login(world.manager.email)
+    browser.post(f"/shops/{world.shop.id}/tablets", {"name": "Bay 3"})
+    assert 'id="pin-help"' not in browser.get(f"/tablet/mentors/{world.mentor.id}").text
+    wrong = browser.post(f"/tablet/mentors/{world.mentor.id}", {"pin": "1111"})
+    assert wrong.status_code == 400 and "PIN is not right" in wrong.text
+    assert "ask an admin of this shop" in wrong.text and "Sign-off PIN" in wrong.text
