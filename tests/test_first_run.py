@@ -329,3 +329,12 @@ def test_a_wrong_tablet_pin_says_who_can_set_a_new_one(browser, world, assigned)
     wrong = browser.post(f"/tablet/mentors/{world.mentor.id}", {"pin": "1111"})
     assert wrong.status_code == 400 and "PIN is not right" in wrong.text
     assert "ask an admin of this shop" in wrong.text and "Sign-off PIN" in wrong.text
+
+
+def test_a_record_exported_on_the_command_line_says_when_its_address_is_only_the_default(cli, world, assigned,
+                                                                                       tmp_path, monkeypatch):
+    out = cli("export", "record", "--mentee", world.mentee.email, "--format", "json", "--out", str(tmp_path / "a"))
+    assert "MENTORING_BASE_URL is not set" in out and "http://127.0.0.1:8000" in out
+    monkeypatch.setenv("MENTORING_BASE_URL", "https://mentoring.shop.example")
+    out = cli("export", "record", "--mentee", world.mentee.email, "--format", "json", "--out", str(tmp_path / "b"))
+    assert "not set" not in out and "https://mentoring.shop.example/verify/" in (tmp_path / "b").read_text()
