@@ -21,6 +21,28 @@ class Forbidden(Exception):
     """The actor may see the object but not do this to it."""
 
 
+# Pydantic's own wording ("Input should be a valid date or datetime, input is too short") speaks to
+# programmers; these say what to type. Other errors (a value error a model raises, a choice) keep theirs.
+PLAIN_MESSAGES = {
+    "missing": "Fill this in.",
+    "date_parsing": "Enter a date, like 2026-09-01.",
+    "date_from_datetime_parsing": "Enter a date, like 2026-09-01.",
+    "date_from_datetime_inexact": "Enter a date without a time, like 2026-09-01.",
+    "date_type": "Enter a date, like 2026-09-01.",
+    "datetime_parsing": "Enter a date and time, like 2026-09-01 08:00.",
+    "datetime_from_date_parsing": "Enter a date and time, like 2026-09-01 08:00.",
+    "datetime_type": "Enter a date and time, like 2026-09-01 08:00.",
+    "int_parsing": "Enter a whole number.",
+    "int_from_float": "Enter a whole number.",
+    "int_type": "Enter a whole number.",
+    "float_parsing": "Enter a number.",
+    "float_type": "Enter a number.",
+    "decimal_parsing": "Enter a number.",
+    "decimal_type": "Enter a number.",
+    "bool_parsing": "Choose yes or no.",
+}
+
+
 def parse_input(model: type[M], data: dict) -> M:
     """Validate raw form or JSON data, turning pydantic's errors into field messages."""
     try:
@@ -29,7 +51,7 @@ def parse_input(model: type[M], data: dict) -> M:
         errors: dict[str, str] = {}
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else ""
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = PLAIN_MESSAGES.get(err["type"]) or err["msg"].removeprefix("Value error, ")
             errors.setdefault(field, msg[:1].upper() + msg[1:])
         raise FormError(errors) from None
 

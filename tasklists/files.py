@@ -257,7 +257,8 @@ def _clean(text: str) -> str:
 
 
 def _order_levels(given: list[str], levels: tuple[str, ...]) -> tuple[str, ...]:
-    unique = list(dict.fromkeys(given))
+    named = {level.upper(): level for level in levels}  # "mlr" in a file means MLR
+    unique = list(dict.fromkeys(named.get(name.upper(), name) for name in given))
     return tuple([lv for lv in levels if lv in unique] + [lv for lv in unique if lv not in levels])
 
 

@@ -41,6 +41,8 @@ def _rating(value, field: str, *, allow_none: bool) -> int | None:
 def start(db: Session, *, shop_id: int, template: TaskListTemplate, level: str, name: str,
           created_by_id: int | None) -> ShopTaskList:
     """A new shop list from a template at one level, as a draft version 1."""
+    # "mlr" typed in a form, the API or a script means the standard's MLR.
+    level = {lv.upper(): lv for lv in template.levels.split()}.get(level.strip().upper(), level)
     if level not in template.levels.split():
         raise FormError({"level": f"{template.title} {template.edition} has the levels {template.levels}."})
     task_list, version = _new_list(db, shop_id=shop_id, template=template, level=level, name=name,

@@ -136,8 +136,8 @@ def test_assignments_need_a_published_list_and_an_active_triad(browser, world, m
     backwards = browser.post(url, {"triad_id": world.triad.id, "version_id": v1.id, "start_date": "2026-12-01",
                                    "target_date": "2026-01-01"})
     assert "after the start date" in field_error(backwards.text, "target_date")
-    no_date = browser.post(url, {"triad_id": world.triad.id, "version_id": v1.id, "start_date": ""})
-    assert no_date.status_code == 400 and field_error(no_date.text, "start_date")
+    no_date = browser.post(url, {"triad_id": world.triad.id, "version_id": v1.id, "start_date": "next week"})
+    assert no_date.status_code == 400 and field_error(no_date.text, "start_date") == "Enter a date, like 2026-09-01."
     with clean_db.session() as db:
         assert db.exec(select(Assignment)).first() is None
 

@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from litestar import Litestar, Router
+from litestar import Litestar, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import File
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -45,6 +46,13 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+@get("/favicon.ico", include_in_schema=False)
+async def favicon() -> File:
+    """Browsers ask for /favicon.ico whatever the page links; answer it instead of a 404 on every page."""
+    return File(HERE / "static" / "favicon.ico", media_type="image/x-icon", content_disposition_type="inline",
+                headers={"Cache-Control": "public, max-age=86400"})
+
+
 def _documented(handler) -> bool:
     """The OpenAPI schema describes the JSON API and the public key documents, not the HTML pages."""
     return any(p.startswith(("/api/", "/.well-known/", "/healthz")) or p.endswith(".json") for p in handler.paths)
@@ -63,6 +71,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Router("/", route_handlers=[h for h in handlers if _documented(h)]),
             Router("/", route_handlers=[h for h in handlers if not _documented(h)], include_in_schema=False),
             create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False),
+            favicon,
         ],
         dependencies={
             "db": Provide(provide_db),

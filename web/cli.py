@@ -1,6 +1,7 @@
 """The `mentoring` command."""
 
 import json
+import os
 import sys
 
 import click
@@ -12,12 +13,13 @@ from mentoring.access.policy import Actor
 from mentoring.errors import FormError, parse_input
 from mentoring.people import accounts
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
-from mentoring.people.models import Organization, Person
+from mentoring.people.models import Membership, Organization, Person
 from mentoring.progress.models import ProgressEvent
+from mentoring.words import plural
 from tasklists import store
 from web import migrate
 from web.db import Database
-from web.settings import Settings
+from web.settings import WILDCARD_HOSTS, Settings, lan_address, served_base_url
 
 CLI_ACTOR = Actor(person_id=None, name="command line", ip="cli")
 
@@ -89,9 +91,29 @@ def serve(host: str, port: int, workers: int) -> None:
     settings, database = _setup()
     _init(database)
     database.dispose()
+    base_url = os.environ.get("MENTORING_BASE_URL", "").strip()
+    if not base_url:
+        # Records, their QR codes and credentials carry this address for good: it must be the one served.
+        # The app (and every worker process) reads it from the environment.
+        base_url = os.environ["MENTORING_BASE_URL"] = served_base_url(host, port)
+        if host in WILDCARD_HOSTS:
+            _warn_wildcard(port, base_url)
     click.echo(f"Serving on http://{host}:{port}  (environment: {settings.environment})")
+    click.echo(f"Verification links and QR codes point at {base_url}")
     uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=settings.is_production, log_level="info")
+
+
+def _warn_wildcard(port: int, base_url: str) -> None:
+    address = lan_address() or "<this machine's address>"
+    click.echo(f"""WARNING: MENTORING_BASE_URL is not set. Records, their QR codes, credentials and emails will send
+people to {base_url}, which only this machine can open: a phone that scans the QR code reaches nothing.
+Stop the server and start it with the name or address other devices reach this machine by, for example:
+
+    MENTORING_BASE_URL=http://{address}:{port} mentoring serve --host 0.0.0.0 --port {port}
+
+(behind a reverse proxy: its https:// address). A record keeps the address it was issued with.
+""", err=True)
 
 
 # --- organizations and people ------------------------------------------------------
@@ -134,18 +156,48 @@ def users() -> None:
     """People and their roles."""
 
 
+PASSWORD_OPTION = click.option(
+    "--password", help="The password itself; other users of this machine can see it in the process list. "
+    "Leave it out to be asked, or use --password-stdin.")
+PASSWORD_STDIN_OPTION = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input "
+    "(for scripts: printf '%s\\n' \"$PASSWORD\" | mentoring users …).")
+
+
+def _password(given: str | None, from_stdin: bool) -> str:
+    """The password from --password, standard input or the terminal; a clear error when there is none."""
+    if from_stdin:
+        if given:
+            raise click.UsageError("Give the password with --password or --password-stdin, not both.")
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.ClickException("--password-stdin read no password: standard input was empty.")
+        return line
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise click.ClickException(
+            "No terminal to ask for the password. Pipe it in with --password-stdin, for example:\n"
+            "  printf '%s\\n' \"$PASSWORD\" | mentoring users create --email … --name … --password-stdin")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--name", "full_name", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@PASSWORD_OPTION
+@PASSWORD_STDIN_OPTION
 @click.option("--org", "org_id", type=int, help="Organization id for the role (see `mentoring orgs list`).")
 @click.option("--role", type=click.Choice(["admin", "manager", "mentor", "mentee", "instructor"]))
 @click.option("--pin", default="", help="4-6 digit sign-off PIN.")
 @click.option("--superuser", is_flag=True, help="Site operator: may create organizations.")
-def users_create(email, full_name, password, org_id, role, pin, superuser) -> None:
-    """Create a person, optionally with a role at an organization."""
+def users_create(email, full_name, password, password_stdin, org_id, role, pin, superuser) -> None:
+    """Create a person, optionally with a role at an organization.
+
+    Asks for the password twice on a terminal; from a script, pipe it in with --password-stdin."""
     if bool(org_id) != bool(role):
         raise click.UsageError("--org and --role go together.")
+    password = _password(password, password_stdin)
     _, database = _setup()
     _init(database)
     with database.transaction() as db:
@@ -182,9 +234,13 @@ def users_add_role(email, org_id, role) -> None:
 
 @users.command("set-password")
 @click.option("--email", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def users_set_password(email, password) -> None:
-    """Set a new password (and unlock the account)."""
+@PASSWORD_OPTION
+@PASSWORD_STDIN_OPTION
+def users_set_password(email, password, password_stdin) -> None:
+    """Set a new password (and unlock the account).
+
+    Asks for it twice on a terminal; from a script, pipe it in with --password-stdin."""
+    password = _password(password, password_stdin)
     _, database = _setup()
     with database.transaction() as db:
         _or_fail(lambda: accounts.reset_credentials(db, CLI_ACTOR, _person(db, email), password=password, pin=""))
@@ -215,12 +271,20 @@ def users_set_email(email, new_email) -> None:
 
 @users.command("list")
 def users_list() -> None:
-    """List people."""
+    """List people with their roles, per organization."""
     _, database = _setup()
     with database.session() as db:
-        for p in db.exec(select(Person).order_by(Person.full_name)).all():
-            flags = " (site operator)" if p.is_superuser else ""
-            click.echo(f"{p.id:>4}  {p.email:<36} {p.full_name}{flags}")
+        people = db.exec(select(Person).order_by(Person.full_name)).all()
+        roles: dict[int, dict[str, list[str]]] = {}
+        for person_id, org_name, role in db.exec(
+                select(Membership.person_id, Organization.name, Membership.role)
+                .join(Organization, Organization.id == Membership.organization_id)
+                .order_by(Organization.name, Membership.role)).all():
+            roles.setdefault(person_id, {}).setdefault(org_name, []).append(role)
+    for p in people:
+        held = "; ".join(f"{org}: {', '.join(names)}" for org, names in roles.get(p.id, {}).items())
+        flags = " (site operator)" if p.is_superuser else ""
+        click.echo(f"{p.id:>4}  {p.email:<36} {p.full_name}{flags}  {held or 'no roles'}")
 
 
 @main.group("audit")
@@ -266,8 +330,8 @@ def audit_verify(saved) -> None:
     if not problems:
         newest = ", ".join(f"{names.get(o, o)} #{c.number} ({c.at:%Y-%m-%d %H:%M} UTC)"
                            for o, c in sorted(result.newest.items()))
-        click.echo(f"OK: {count} events, every chain intact; {result.checked} checkpoint"
-                   f"{'s' if result.checked != 1 else ''} signed and matching"
+        click.echo(f"OK: {plural(count, 'event')}, every chain intact; {plural(result.checked, 'checkpoint')}"
+                   " signed and matching"
                    + (f", newest: {newest}" if newest else "")
                    + (f"; the saved copy ({len(tokens)}) agrees" if saved else "") + ".")
         return

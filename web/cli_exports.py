@@ -1,5 +1,6 @@
 """`mentoring export …` and `mentoring verify`: completion records and credentials from the command line."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,13 @@ def _assignment(db: Session, email: str, assignment_id: int | None) -> Assignmen
     return found[0]
 
 
+def _note_base_url(settings) -> None:
+    """What is written here carries the base URL for good; without MENTORING_BASE_URL it is only a default."""
+    if not os.environ.get("MENTORING_BASE_URL"):
+        click.echo(f"Note: MENTORING_BASE_URL is not set, so verification links say {settings.base_url}; set it "
+                   "to the address the server is reached by (the same as for `mentoring serve`).", err=True)
+
+
 def register(main: click.Group, setup, cli_actor) -> None:
     @main.group("export")
     def export() -> None:
@@ -66,6 +74,7 @@ def register(main: click.Group, setup, cli_actor) -> None:
         _anchor(database, settings, assignment.shop_id)
         out.write_bytes(exported.data)
         click.echo(f"Wrote {out} (record {exported.code})")
+        _note_base_url(settings)
 
     @export.command("credentials")
     @click.option("--mentee", "email", required=True, help="The mentee's email.")
@@ -90,6 +99,8 @@ def register(main: click.Group, setup, cli_actor) -> None:
             click.echo(f"Wrote {path}: {cred.name}")
         if not issued:
             click.echo("No area meets the coverage rule yet, so there is nothing to issue.")
+        else:
+            _note_base_url(settings)
 
     @main.command("verify")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -3,6 +3,7 @@
 import click
 
 from mentoring.oversight import digest
+from mentoring.words import plural
 
 
 def register(main: click.Group, setup) -> None:
@@ -19,4 +20,4 @@ def register(main: click.Group, setup) -> None:
             return
         with database.session() as db:
             sent = digest.send_all(db, settings.smtp_url, settings.base_url)
-        click.echo(f"Sent {sent} digest(s).")
+        click.echo(f"Sent {plural(sent, 'digest')}.")

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from litestar import Request
+from litestar.concurrency import sync_to_thread
 from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import event
 from sqlmodel import Session
@@ -135,6 +136,18 @@ def current_actor(request: Request) -> Actor | None:
         else:  # the request writes anyway: see _touch_with_the_write
             request.state.touch_session = session.id
     return actor
+
+
+def note_viewer(request: Request) -> None:
+    """On a public page, a signed-in visitor keeps the menu (base.html reads request.state.actor)."""
+    actor = current_actor(request)
+    if actor is not None:
+        request.state.actor = actor
+
+
+async def show_menu(request: Request) -> None:
+    """before_request of public pages: see note_viewer."""
+    await sync_to_thread(note_viewer, request)
 
 
 def provide_actor(request: Request) -> Actor:

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     login_lock_max_minutes: int = 15
     login_address_lock_after: int = 20  # failed sign-ins from one client address before it is slowed down
     verify_per_minute: int = 30  # checks on the public verification page per client address
+    # Where people outside reach this server: printed on records (with their QR code), in credentials, DIDs and
+    # emails. Unset, `mentoring serve` sets it from its --host and --port (see served_base_url).
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str = ""  # smtp://user:pass@host:587?from=… ; empty: no email digests are sent
     # Photos decoded at once per server process. One decode holds at most about 130 MB (a 16 MP PNG with
@@ -54,6 +56,34 @@ class Settings(BaseSettings):
     @property
     def upload_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The base URL of a server listening on host:port when MENTORING_BASE_URL is not set.
+
+    A server listening on every interface has no one address to print; 127.0.0.1 at least works on the
+    machine itself, and `mentoring serve` warns that phones need MENTORING_BASE_URL (lan_address below)."""
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def lan_address() -> str | None:
+    """This machine's address on its local network, to suggest a MENTORING_BASE_URL; None when offline.
+
+    Connecting a UDP socket only picks the outgoing interface: no packet is sent."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 def normalize_db_url(url: str) -> str:

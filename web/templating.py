@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from mentoring.words import plural
 from web import charts
 
 
@@ -25,5 +26,5 @@ def hours(minutes: int | None) -> str:
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters.update(choices=choices, local=local, hours=hours, area_bars=charts.area_bars,
-                                 heat=charts.heat)
+    engine.engine.filters.update(choices=choices, local=local, hours=hours, plural=plural,
+                                 area_bars=charts.area_bars, heat=charts.heat)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from mentoring.access import throttle
 from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
+from mentoring.words import plural
 
 
 class LoginRefused(Exception):
@@ -57,4 +58,4 @@ def attempt(db: Session, subjects: Sequence[Subject], verify: Callable[[], bool]
 
 
 def human(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+    return plural(seconds, "second") if seconds < 120 else plural((seconds + 59) // 60, "minute")

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from mentoring.access.policy import load_actor
 from mentoring.oversight import inbox
 from mentoring.people.models import Invitation, Membership, Person
+from mentoring.words import plural
 
 log = logging.getLogger("mentoring.oversight.digest")
 
@@ -45,7 +46,7 @@ def digests(db: Session, *, now: datetime | None = None) -> list[Digest]:
 
 def message(d: Digest, sender: str, base_url: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = f"Workplace Mentoring: {len(d.items)} thing(s) waiting for you"
+    msg["Subject"] = f"Workplace Mentoring: {plural(len(d.items), 'thing')} waiting for you"
     msg["From"], msg["To"] = sender, d.to
     lines = [f"Hello {d.name.split(' ')[0]},", "", "Waiting for you:", ""]
     lines += [f"- {item.text}\n  {base_url.rstrip('/')}{item.link}" for item in d.items]

@@ -13,6 +13,7 @@ from mentoring.oversight.models import Review
 from mentoring.people import invitations
 from mentoring.people.models import Organization, Person, Triad
 from mentoring.progress import board
+from mentoring.words import plural
 
 REVIEW_NOTICE_DAYS = 7  # a review shows up this many days before it is due
 
@@ -35,7 +36,7 @@ def items_for(db: Session, actor: Actor, *, now: datetime | None = None, for_ema
     if actor.has_role("mentor"):
         for card in board.mentor_cards(db, actor):
             if card.ready and card.own:  # the mentee's own mentor is asked; others may sign, not nagged
-                items.append(Item("ready", f"{card.mentee.full_name}: {card.ready} task(s) ready for sign-off",
+                items.append(Item("ready", f"{card.mentee.full_name}: {plural(card.ready, 'task')} ready for sign-off",
                                   f"/assignments/{card.assignment.id}?status=ready"))
     items += _reviews(db, actor, now)
     pay_shops = {s for s in actor.orgs_where("admin", "manager") if policy.can_see_pay_plan(actor, s)}

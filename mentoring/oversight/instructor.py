@@ -9,6 +9,7 @@ from mentoring.oversight import dashboard
 from mentoring.oversight.dashboard import ListProgress
 from mentoring.people import roster
 from mentoring.progress.models import Assignment
+from tasklists.documents import PRIORITIES
 
 
 @dataclass
@@ -35,6 +36,9 @@ class AreaRow:
     students: int  # students whose list has this area
     passing: dict[str, int]  # priority -> students meeting the rule for it
     passing_all: int
+    # priority -> students whose list has tasks of it in this area; 0: there is nothing to meet ("no tasks"),
+    # although the rule counts as met
+    with_tasks: dict[str, int]
 
 
 def program_coverage(found: list[Student]) -> list[AreaRow]:
@@ -46,9 +50,11 @@ def program_coverage(found: list[Student]) -> list[AreaRow]:
                 continue
             for area in p.report.areas:
                 row = areas.setdefault(area.area_code, AreaRow(area.area_code, area.area_title, 0,
-                                                                {"P-1": 0, "P-2": 0, "P-3": 0}, 0))
+                                                                dict.fromkeys(PRIORITIES, 0), 0,
+                                                                dict.fromkeys(PRIORITIES, 0)))
                 row.students += 1
                 row.passing_all += area.passes
                 for key, item in area.priorities.items():
                     row.passing[key] += item.passes
+                    row.with_tasks[key] += item.total > 0
     return list(areas.values())

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pydantic import BaseModel, field_validator
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -147,6 +148,18 @@ def reviews_where(db: Session, *conditions, light: bool = False) -> list[ReviewV
         reviews = list(db.exec(select(Review).where(*conditions)).all())
         signatures = list(db.exec(select(ReviewSignature).where(ReviewSignature.review_id.in_(ids))).all())
     return views(reviews, signatures)
+
+
+def reviews_kept_from(db: Session, actor: Actor, mentee_id: int, shops: set[int] | None) -> int:
+    """How many of the mentee's reviews at the shops the actor follows (None: all) the actor may not read.
+
+    An instructor or another mentor of the shop sees that such reviews exist, not what they say: the page
+    then does not claim there are none."""
+    triads = db.exec(select(Triad).where(Triad.mentee_id == mentee_id)).all()
+    hidden = [t.id for t in triads if (shops is None or t.shop_id in shops) and not policy.can_see_reviews(actor, t)]
+    if not hidden:
+        return 0
+    return db.exec(select(func.count()).select_from(Review).where(Review.triad_id.in_(hidden))).one()
 
 
 def reviews_of_mentee(db: Session, actor: Actor, mentee_id: int) -> list[ReviewView]:

@@ -107,12 +107,20 @@ def board(db: Session, assignment: Assignment) -> Board:
                  [Row(t, states.get(t.code, TaskState(t.code))) for t in tasks])
 
 
+def _matches(task: TaskView, word: str) -> bool:
+    """A word matches whole parts of the task code ("II.A" finds II.A.1 but not III.A.1 or VII.A.1, "V" finds
+    area V), or any part of the statement; a word with a dot is a code only."""
+    code = f".{task.code.lower()}."
+    if f".{word.strip('.')}." in code:
+        return True
+    return "." not in word and word in task.statement.lower()
+
+
 def filtered(rows: list[Row], *, q: str = "", status: str = "", priority: str = "", phase: str = "") -> list[Row]:
     words = q.lower().split()
     result = []
     for r in rows:
-        text = f"{r.task.code} {r.task.statement}".lower()
-        if words and not all(w in text for w in words):
+        if words and not all(_matches(r.task, w) for w in words):
             continue
         if status and (r.task.not_applicable or r.state.status != status):
             continue

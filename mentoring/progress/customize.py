@@ -1,12 +1,14 @@
 """Shop task lists for managers and admins: who may change them, and the audit of each change."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from sqlmodel import Session, select
 
 from mentoring.access import policy
 from mentoring.access.policy import Actor
+from mentoring.clock import utcnow
 from mentoring.errors import FormError, NotFound
 from mentoring.people.models import Organization, Triad
 from mentoring.progress.models import Assignment
@@ -36,7 +38,7 @@ def start_list(db: Session, actor: Actor, shop: Organization, *, template_id, le
         raise FormError({"template_id": "Choose a task list to start from."})
     task_list = shoplists.start(db, shop_id=shop.id, template=template, level=level, name=name,
                                 created_by_id=actor.person_id)
-    audit.record(db, actor, "tasklist.start", task_list, org_id=shop.id, template_id=template.id, level=level)
+    audit.record(db, actor, "tasklist.start", task_list, org_id=shop.id, template_id=template.id, level=task_list.level)
     return task_list
 
 
@@ -97,10 +99,15 @@ def publish(db: Session, actor: Actor, task_list: ShopTaskList) -> ShopTaskListV
 # --- assignments -------------------------------------------------------------------------
 
 class AssignmentIn(BaseModel):
-    triad_id: int
-    version_id: int
-    start_date: date
+    triad_id: int | None = None  # blank: assign() asks to choose one
+    version_id: int | None = None
+    start_date: date | None = None  # blank: today at the shop
     target_date: date | None = None
+
+    @field_validator("triad_id", "version_id", "start_date", "target_date", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def published_versions_at(db: Session, shop_id: int) -> list[tuple[ShopTaskList, ShopTaskListVersion]]:
@@ -112,15 +119,16 @@ def published_versions_at(db: Session, shop_id: int) -> list[tuple[ShopTaskList,
 
 def assign(db: Session, actor: Actor, shop: Organization, data: AssignmentIn) -> Assignment:
     """Give a mentee a published version; the assignment keeps that version whatever is edited later."""
-    triad = db.get(Triad, data.triad_id)
+    triad = db.get(Triad, data.triad_id) if data.triad_id else None
     errors = {}
     if triad is None or triad.shop_id != shop.id or triad.ended_at is not None:
         errors["triad_id"] = "Choose an active triad of this shop."
-    version = db.get(ShopTaskListVersion, data.version_id)
+    version = db.get(ShopTaskListVersion, data.version_id) if data.version_id else None
     task_list = db.get(ShopTaskList, version.list_id) if version else None
     if version is None or task_list.shop_id != shop.id or version.is_draft:
         errors["version_id"] = "Choose a published task list of this shop."
-    if data.target_date and data.target_date < data.start_date:
+    start = data.start_date or utcnow().astimezone(ZoneInfo(shop.timezone)).date()
+    if data.target_date and data.target_date < start:
         errors["target_date"] = "The target date comes after the start date."
     if not errors and db.exec(select(Assignment.id).join(ShopTaskListVersion).where(
             Assignment.mentee_id == triad.mentee_id, Assignment.ended_at.is_(None),
@@ -129,7 +137,7 @@ def assign(db: Session, actor: Actor, shop: Organization, data: AssignmentIn) ->
     if errors:
         raise FormError(errors)
     assignment = Assignment(triad_id=triad.id, mentee_id=triad.mentee_id, shop_id=shop.id, version_id=version.id,
-                            start_date=data.start_date, target_date=data.target_date, created_by_id=actor.person_id)
+                            start_date=start, target_date=data.target_date, created_by_id=actor.person_id)
     db.add(assignment)
     db.flush()
     audit.record(db, actor, "assignment.create", assignment, org_id=shop.id, version_id=version.id,

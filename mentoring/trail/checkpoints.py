@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from mentoring.people.models import Organization, Person
 from mentoring.progress.models import Assignment, ProgressEvent
 from mentoring.trail.models import AuditEntry
+from mentoring.words import plural
 
 FORMAT = "workplace-mentoring/checkpoint@1"
 # The fields an entry's digest covers, in this order: named here, so that a column added to the table later
@@ -138,7 +139,8 @@ def _compare_chains(db: Session, stated: list[Stated]) -> list[Finding]:
         if missing:
             count, s = max(missing, key=lambda m: m[0])
             gone = f"event #{count} was" if have + 1 == count else f"events #{have + 1} to #{count} were"
-            findings.append(Finding(a, org, f"{s.label} recorded {count} events, {have} remain: {gone} deleted"))
+            recorded = plural(count, "event")
+            findings.append(Finding(a, org, f"{s.label} recorded {recorded}, {have} remain: {gone} deleted"))
         if changed:
             count, s = min(changed, key=lambda m: m[0])
             after = max((m for m in matched if m < count), default=0)

@@ -51,6 +51,7 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
     enrollments = [e for e in roster.enrollments_of(db, mentee_id) if policy.can_see_enrollment(actor, e.enrollment)]
     assignments = [a for a in board.assignments_of(db, mentee_id) if shops is None or a.shop_id in shops]
     review_views = reviews.reviews_of_mentee(db, actor, mentee_id)
+    reviews_kept = reviews.reviews_kept_from(db, actor, mentee_id, shops)
     tz = triad.shop.timezone if triad else "UTC"
     today = flags.today_in(tz)
     plan = None
@@ -62,6 +63,7 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
         progress = dashboard.progress_of(db, assignments)
     return page("homes/mentee_detail.html", status_code=status_code, mentee=mentee, triad=triad,
                 enrollments=enrollments, assignments=assignments, progress=progress, reviews=review_views,
+                reviews_kept=reviews_kept,
                 today=today, tz=tz, hours=timeline.hours_by_area(db, mentee_id, shops),
                 moments=timeline.timeline(db, mentee_id, review_ids=[v.review.id for v in review_views],
                                           shops=shops),

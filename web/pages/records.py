@@ -24,7 +24,7 @@ from mentoring.errors import FormError, NotFound
 from mentoring.people.models import Organization
 from mentoring.progress import board
 from web.apidoc import errors
-from web.deps import client_address, database_of, settings_of
+from web.deps import client_address, database_of, settings_of, show_menu
 from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other, submit
 
 Db = NamedDependency[Session]
@@ -156,7 +156,7 @@ def _verdict_page(db: Session, verdict: verify.Verdict | None, status_code: int 
     return page("records/verify.html", status_code=status_code, verdict=verdict, shown=shown, **context)
 
 
-@get("/verify", sync_to_thread=True, include_in_schema=False)
+@get("/verify", sync_to_thread=True, include_in_schema=False, before_request=show_menu)
 def verify_form(db: Db) -> Response:
     return _verdict_page(db, None)
 
@@ -172,6 +172,7 @@ def _spend_verify_budget(request: Request) -> int | None:
 async def verify_budget(request: Request) -> Response | None:
     """Anyone may check records, but not by the thousand: each client address has a budget per minute.
     Runs before the body is read, so a refused upload costs one indexed upsert."""
+    await show_menu(request)
     wait = await sync_to_thread(_spend_verify_budget, request)
     if wait is None:
         return None
