@@ -23,4 +23,7 @@ def hours(minutes: int | None) -> str:
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
+    from web.render import notice
+
     engine.engine.filters.update(choices=choices, local=local, hours=hours)
+    engine.engine.globals["notice"] = notice

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError
-from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews
+from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup
 from mentoring.people import roster
 from mentoring.people.models import Organization
 from mentoring.progress import board, timeline
@@ -30,7 +30,13 @@ def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str =
     return page("homes/manager.html", status_code=status_code, d=d, rows=rows, mentors=mentors,
                 filters={"sort": sort, "flag": flag, "mentor": mentor, "q": q}, errors=errors or {},
                 area_totals=dashboard.area_totals(rows), enrollments=roster.enrollments_at_shops(db, shops),
-                recent=board.recent_signoffs(db, shops, limit=8))
+                recent=board.recent_signoffs(db, shops, limit=8), setup=_unfinished_setups(db, actor, d.shops))
+
+
+def _unfinished_setups(db: Session, actor: Actor, shops: list[Organization]) -> list:
+    """The setup checklist of each shop that has not taken every first step yet."""
+    checklists = [(shop, setup.checklist(db, shop), policy.can_administer(actor, shop.id)) for shop in shops]
+    return [c for c in checklists if not setup.is_complete(c[1])]
 
 
 @post("/shops/{shop_id:int}/dashboard-settings", sync_to_thread=True)

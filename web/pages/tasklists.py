@@ -100,7 +100,7 @@ def assign(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Respons
         db.rollback()
         return _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400)
     db.commit()
-    return see_other(f"/shops/{shop.id}/tasklists#assignments")
+    return see_other(f"/shops/{shop.id}/tasklists?done=assigned#assignments")
 
 
 # --- one list ---------------------------------------------------------------------------------
