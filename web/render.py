@@ -21,14 +21,14 @@ UPLOAD_BODY_BYTES = 10 * 1024 * 1024
 # link cannot put words on the page; base.html shows it in a role="status" region.
 NOTICES = {
     "person-added": "The person was added.",
-    "link-sent": "The invitation was emailed. The person chooses a password with its link and then holds the role.",
+    "link-sent": "The person was added and emailed a link to choose their password.",
     "invitation-emailed": "This email already has an account, so the person was invited and told by email. "
                           "They hold the role once they accept.",
     "triad-started": "The triad was started. Next: assign a task list to the mentee.",
     "assigned": "The task list was assigned.",
     "school-added": "The school program was added. Now invite its instructor.",
-    "instructor-invited": "The instructor was invited by email. They appear in the Instructor list once they "
-                          "accept.",
+    "instructor-invited": "The instructor was added and emailed a link to choose a password (or, with an "
+                          "account already, to sign in and accept; only then are they listed).",
     "password-set": "Your password is set and the invitation accepted. Sign in with your email and new password.",
     "people-imported": "The people in the file were added.",
 }

@@ -160,10 +160,10 @@ def get_partner_school_for_admin(db: Session, actor: Actor, school_id: int) -> O
 
 
 def may_send_password_link(db: Session, org: Organization, person: Person) -> bool:
-    """A set-password link goes only to an account this organization made by invitation that was never used:
-    no password yet and no role anywhere. Anyone else signs in as themself to accept an invitation."""
+    """A set-password link goes only to an account this organization made that was never used: no password
+    yet and no role elsewhere. Anyone else signs in as themself to accept an invitation."""
     return (person.created_by_org_id == org.id and person.password_hash is None and not person.is_superuser
-            and not orgs_of(db, person.id))
+            and orgs_of(db, person.id) <= {org.id})
 
 
 _ORGS_OF = select(Membership.organization_id).where(Membership.person_id == bindparam("person")).distinct()

@@ -238,8 +238,8 @@ def add_member(db: Session, actor: Actor | None, org: Organization, data: NewPer
 
 @dataclass(frozen=True)
 class Added:
-    """What "Add a person" did: a role granted, or an invitation (with the set-password link's secret when it
-    made the account, to be emailed and never shown)."""
+    """What "Add a person" did: a role granted, or an invitation (with the set-password link's secret for an
+    account it made, to be emailed and never shown)."""
     person: Person
     invitation: Invitation | None = None
     link_token: str = ""
@@ -248,14 +248,17 @@ class Added:
 def add_person(db: Session, actor: Actor, org: Organization, form: dict, *, by_email: bool) -> Added:
     """The admin's "Add a person" form, checked whole so that every mistake shows at once.
 
-    by_email: a new account gets no password from the admin; the person is emailed a link to set their own,
-    which accepts the role."""
+    by_email: a new account gets no password from the admin; the person is emailed a link to set their own."""
     data = check_new_person(db, org, form, by_email=by_email)
     person = db.exec(select(Person).where(Person.email == data.email)).first()
     if by_email and (person is None or policy.may_send_password_link(db, org, person)):
+        # A new account is this organization's, as with a starting password: the role holds at once, and the
+        # emailed link (accepted by setting the password) is the only way to sign in to it.
         from mentoring.people import invitations
         if person is None:
-            person = create_person(db, actor, data, created_by_org=org)
+            person = create_person(db, actor, data, pin=data.pin, created_by_org=org)
+        if not policy.holds_role(db, person.id, org.id, data.role):
+            grant_role(db, actor, org, person, data.role)
         invitation, token = invitations.invite_with_link(db, actor, org, person, data.role)
         return Added(person, invitation, token)
     added = add_member(db, actor, org, data)

@@ -83,19 +83,20 @@ def _digest(token: str) -> str:
 
 
 def invite_with_link(db: Session, actor: Actor, org: Organization, person: Person, role: str) -> tuple[Invitation, str]:
-    """An invitation for an account that has never signed in, with a secret for the emailed set-password link.
-    Only the link's hash is stored; a new link replaces any open one of the person's here."""
+    """The emailed set-password link of an account the organization made (policy.may_send_password_link).
+    Only the link's hash is stored; a new link revokes the person's open ones here."""
     if not policy.may_send_password_link(db, org, person):
-        return invite(db, actor, org, person, role), ""
+        raise FormError({"email": "This person already has an account; they sign in to accept instead."})
     for old in db.exec(select(Invitation).where(*_open_for(person.id), Invitation.organization_id == org.id)):
         old.revoked_at, old.token_hash = utcnow(), None  # the old link stops working
         db.add(old)
-    db.flush()
-    invitation = invite(db, actor, org, person, role)
     token = secrets.token_urlsafe(32)
-    invitation.token_hash = _digest(token)
+    invitation = Invitation(organization_id=org.id, person_id=person.id, email=person.email, role=role,
+                            invited_by_id=actor.person_id, expires_at=utcnow() + VALID_FOR, token_hash=_digest(token))
     db.add(invitation)
     db.flush()
+    audit.record(db, actor, "invitation.create", invitation, org_id=org.id, person_id=person.id, role=role,
+                 link=True)
     return invitation, token
 
 
