@@ -317,3 +317,74 @@ def test_a_finished_setup_leaves_the_dashboard(browser, world, assigned, db):
     tablets.enroll(db, manager, world.shop, "Bay 1")
     db.commit()
     assert "started</h2>" not in browser.get("/manager").text
+
+
+# --- several people from a CSV file ------------------------------------------------------------------
+
+def _upload(browser, org_id, text: str, **form):
+    return browser.post(f"/admin/orgs/{org_id}/people/import", form,
+                        files={"file": ("people.csv", text.encode())})
+
+
+def test_a_file_with_bad_lines_names_each_one_and_adds_nobody(browser, world, clean_db):
+    browser.login(world.admin.email)
+    before = count_rows(clean_db)
+    text = ("name,email,role,mentor\n"
+            "Ben Carter,ben@example.com,mentee,nobody@example.com\n"
+            ",no-email,pilot,\n"
+            "Ben Twice,BEN@example.com,mentor,\n"
+            "Milo Again,milo.mentor@example.com,mentor,\n")
+    response = _upload(browser, world.shop.id, text)
+    assert response.status_code == 400 and "nobody was added" in response.text
+    problems = re.findall(r"<li>(line \d+: [^<]*)</li>", response.text)
+    assert [p.split(":")[0] for p in problems] == ["line 2", "line 2", "line 3", "line 3", "line 3", "line 4",
+                                                   "line 5"]
+    assert "name the triad&#39;s manager in a manager column" in response.text  # Alice is no manager
+    assert "nobody@example.com is not a mentor here or in this file" in response.text
+    assert "role must be one of" in response.text and "also on line 2" in response.text
+    assert "already mentor at Riverside Toyota" in response.text
+    assert count_rows(clean_db) == before
+    # Confirming a bad file (however it was sent) adds nobody either.
+    response = browser.post(f"/admin/orgs/{world.shop.id}/people/import", {"csv_text": text, "confirm": "1"},
+                            files={"file": ("", b"")})
+    assert response.status_code == 400 and count_rows(clean_db) == before
+
+
+def test_a_good_file_is_previewed_then_added_with_triads_and_emails(emailing, browser, other_browser, world,
+                                                                   clean_db):
+    browser.login(world.manager.email)  # not an admin: the file is the admins'
+    assert _upload(browser, world.shop.id, "name,email,role\nA,a@example.com,mentee\n").status_code == 404
+    browser.logout()
+    with clean_db.session() as db:  # Alice is the shop's admin and, for this file, a manager too
+        accounts.grant_role(db, CLI, db.get(Organization, world.shop.id), db.get(Person, world.admin.id), "manager")
+        db.commit()
+    browser.login(world.admin.email)
+    template = browser.get(f"/admin/orgs/{world.shop.id}/people/template.csv")
+    assert template.status_code == 200 and template.text.startswith("name,email,role,mentor,manager")
+    text = ("name,email,role,mentor,manager\n"
+            "Rita Mentor,rita@example.com,mentor,,\n"
+            "Sam Mentee,sam@example.com,mentee,rita@example.com,\n"
+            "Kim Mentee,kim@example.com,mentee,milo.mentor@example.com,mara.manager@example.com\n"
+            "Oscar Manager,oscar.manager@example.com,mentor,,\n")
+    before = count_rows(clean_db)
+    preview = _upload(browser, world.shop.id, text)
+    assert preview.status_code == 200 and "Add these 4 people" in preview.text
+    assert "triad with mentor rita@example.com" in preview.text and "Has an account already" in preview.text
+    assert count_rows(clean_db) == before  # a preview writes nothing
+    csv_text = re.search(r'name="csv_text" value="([^"]*)"', preview.text).group(1)
+    done = browser.post(f"/admin/orgs/{world.shop.id}/people/import",
+                        {"csv_text": csv_text.replace("&#34;", '"'), "confirm": "1", "sign_in": "email"},
+                        files={"file": ("", b"")})
+    assert done.status_code == 303 and done.headers["location"].endswith("done=people-imported")
+    with clean_db.session() as db:
+        def person(email):
+            return db.exec(select(Person).where(Person.email == email)).one()
+        from mentoring.people.models import Triad
+        sam, kim = person("sam@example.com"), person("kim@example.com")
+        sam_triad = db.exec(select(Triad).where(Triad.mentee_id == sam.id)).one()
+        assert (sam_triad.mentor_id, sam_triad.manager_id) == (person("rita@example.com").id, world.admin.id)
+        kim_triad = db.exec(select(Triad).where(Triad.mentee_id == kim.id)).one()
+        assert (kim_triad.mentor_id, kim_triad.manager_id) == (world.mentor.id, world.manager.id)
+        assert db.exec(select(Invitation).where(Invitation.person_id == world.other_manager.id)).one()
+    assert sorted(m[1][0] for m in emailing.messages) == ["kim@example.com", "oscar.manager@example.com",
+                                                          "rita@example.com", "sam@example.com"]

@@ -40,9 +40,11 @@ class Row:
     exists: bool  # the email already has an account: the person is invited (or given the role) instead
 
 
-class PeopleFileError(Exception):
+class PeopleFileError(FormError):
+    """A refused file: every problem with its line number; nothing was added."""
+
     def __init__(self, problems: list[str]):
-        super().__init__(f"{len(problems)} problem(s)")
+        super().__init__({"file": "The file was refused; nobody was added. Fix these lines and upload it again."})
         self.problems = problems
 
 

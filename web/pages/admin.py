@@ -2,7 +2,13 @@
 
 import smtplib
 
+from dataclasses import dataclass
+from typing import Annotated
+
 from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
@@ -12,7 +18,7 @@ from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound, parse_input
 from mentoring import mail
 from mentoring.oversight import setup
-from mentoring.people import accounts, invitations, roster, triads
+from mentoring.people import accounts, invitations, peoplefile, roster, triads
 from mentoring.people.accounts import Added, NewPersonIn, OrganizationIn, PersonIn, SchoolIn
 from mentoring.people.models import (
     ORG_KINDS,
@@ -26,7 +32,7 @@ from mentoring.people.models import (
 from mentoring.people.triads import EnrollmentIn, TriadIn
 from web import sessions
 from web.deps import settings_of
-from web.render import FormData, checkbox, form_error, page, see_other, submit
+from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, form_error, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -141,18 +147,22 @@ def _kept(data: dict, errors: dict) -> dict:
     return {k: v for k, v in data.items() if k != "_csrf_token" and not (k in ("password", "pin") and k in errors)}
 
 
-def _send_invitation(request: Request, actor: Actor, org: Organization, added: Added) -> Added:
-    """Email an invitation that was just made; if the mail server refuses, nothing is saved."""
-    smtp_url = settings_of(request).smtp_url
-    if added.invitation is None or not smtp_url:
-        return added
-    msg = invitations.invitation_email(added.invitation, org, added.person, actor.name,
-                                       settings_of(request).base_url, added.link_token)
+def _send_invitations(request: Request, actor: Actor, org: Organization, added: list[Added]) -> None:
+    """Email the invitations just made; if the mail server refuses, nothing is saved."""
+    settings = settings_of(request)
+    messages = [invitations.invitation_email(a.invitation, org, a.person, actor.name, settings.base_url,
+                                             a.link_token) for a in added if a.invitation is not None]
+    if not messages or not settings.smtp_url:
+        return
     try:
-        mail.send(smtp_url, [msg])
+        mail.send(settings.smtp_url, messages)
     except (OSError, smtplib.SMTPException):
         raise FormError({"": "The invitation email could not be sent, so nothing was saved. Try again later, "
                              "or set a starting password instead."}) from None
+
+
+def _send_invitation(request: Request, actor: Actor, org: Organization, added: Added) -> Added:
+    _send_invitations(request, actor, org, [added])
     return added
 
 
@@ -185,6 +195,64 @@ def member_create(request: Request, db: Db, actor: Me, org_id: FromPath[int], da
     return submit(db, lambda: _add_person(request, db, actor, org, data), done=lambda added: _added_path(org, added),
                   failed=lambda e: _member_page(request, org, form=_kept(data, e.errors), errors=e.errors,
                                                 status_code=400))
+
+
+# --- several people from a CSV file -------------------------------------------------------
+
+@dataclass
+class PeopleFileForm:
+    file: UploadFile | None = None
+    csv_text: str = ""  # the previewed file, sent back by the confirm button
+    confirm: str = ""
+    sign_in: str = ""
+
+
+@get("/admin/orgs/{org_id:int}/people/template.csv", sync_to_thread=True)
+def people_template(db: Db, actor: Me, org_id: FromPath[int]) -> Response:
+    policy.get_org_for_admin(db, actor, org_id)
+    return Response(peoplefile.TEMPLATE, media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": 'attachment; filename="people.csv"'})
+
+
+@get("/admin/orgs/{org_id:int}/people/import", sync_to_thread=True)
+def people_import_page(request: Request, db: Db, actor: Me, org_id: FromPath[int]) -> Response:
+    org = policy.get_org_for_admin(db, actor, org_id)
+    return _people_import_page(request, org)
+
+
+def _people_import_page(request: Request, org: Organization, *, status_code: int = 200, **context) -> Response:
+    return page("admin/people_import.html", status_code=status_code, org=org,
+                can_email=bool(settings_of(request).smtp_url), **{"problems": [], "rows": [], "errors": {},
+                                                                  "csv_text": "", **context})
+
+
+@post("/admin/orgs/{org_id:int}/people/import", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_BYTES)
+def people_import(request: Request, db: Db, actor: Me, org_id: FromPath[int],
+                  data: Annotated[PeopleFileForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
+    """Upload: check every line and show what would happen. Confirm: add everyone, or nobody."""
+    org = policy.get_org_for_admin(db, actor, org_id)
+    text = data.csv_text
+    if data.file is not None and not data.confirm:
+        raw = data.file.file.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _people_import_page(request, org, status_code=400,
+                                       errors={"file": "The file is not UTF-8 text: save it as CSV (UTF-8)."})
+    def refused(e: FormError) -> Response:
+        problems = getattr(e, "problems", [])
+        return _people_import_page(request, org, status_code=400, errors=e.errors, problems=problems[:50],
+                                   more=max(0, len(problems) - 50), csv_text="")
+
+    if not data.confirm:
+        try:
+            return _people_import_page(request, org, rows=peoplefile.read(db, actor, org, text), csv_text=text)
+        except FormError as e:
+            return refused(e)
+    by_email = data.sign_in == "email" and bool(settings_of(request).smtp_url)
+    return submit(db, lambda: _send_invitations(
+        request, actor, org, peoplefile.import_people(db, actor, org, text, by_email=by_email)),
+        done=f"/admin/orgs/{org.id}?done=people-imported", failed=refused)
 
 
 # --- partner schools and their instructors ---------------------------------------
@@ -436,7 +504,7 @@ def enrollment_end(db: Db, actor: Me, enrollment_id: FromPath[int]) -> Response:
 HANDLERS = [
     admin_home, org_new, org_create, org_detail, org_edit, org_update, first_admin_new, first_admin_create,
     member_new, member_create, member_delete, invitation_revoke, school_new, school_create, instructor_new,
-    instructor_invite,
+    instructor_invite, people_template, people_import_page, people_import,
     person_edit, person_update, person_credentials, person_remove,
     triad_new, triad_create, triad_detail, triad_change_mentor, triad_change_manager, triad_end,
     enrollment_new, enrollment_create, enrollment_consent, enrollment_end,
