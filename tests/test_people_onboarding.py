@@ -368,7 +368,7 @@ def test_a_good_file_is_previewed_then_added_with_triads_and_emails(emailing, br
             "Oscar Manager,oscar.manager@example.com,mentor,,\n")
     before = count_rows(clean_db)
     preview = _upload(browser, world.shop.id, text)
-    assert preview.status_code == 200 and "Add these 4 people" in preview.text
+    assert preview.status_code == 200 and "Add 4 people" in preview.text
     assert "triad with mentor rita@example.com" in preview.text and "Has an account already" in preview.text
     assert count_rows(clean_db) == before  # a preview writes nothing
     csv_text = re.search(r'name="csv_text" value="([^"]*)"', preview.text).group(1)
