@@ -1,22 +1,20 @@
 """Admin pages: organizations, people and roles, triads, enrollments."""
 
 import smtplib
-
 from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
 from sqlmodel import Session
 
+from mentoring import mail
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound, parse_input
-from mentoring import mail
 from mentoring.oversight import setup
 from mentoring.people import accounts, invitations, peoplefile, roster, triads
 from mentoring.people.accounts import Added, NewPersonIn, OrganizationIn, PersonIn, SchoolIn
@@ -25,7 +23,6 @@ from mentoring.people.models import (
     SCHOOL_ROLES,
     SHOP_ROLES,
     Enrollment,
-    Invitation,
     Membership,
     Organization,
 )

@@ -211,5 +211,5 @@ def welcome_set_password(db: NamedDependency[Session], token: FromPath[str], dat
                   failed=lambda e: _welcome_page(db, invitation, errors=e.errors, status_code=400))
 
 
-HANDLERS = [welcome_page, welcome_set_password, index, login_page, login, logout, account_page, change_password, change_pin,
-            invitations_page, invitation_accept, invitation_decline]
+HANDLERS = [welcome_page, welcome_set_password, index, login_page, login, logout, account_page, change_password,
+            change_pin, invitations_page, invitation_accept, invitation_decline]
