@@ -158,8 +158,17 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
         return db.exec(select(Membership.id).where(Membership.person_id == person.id,
                                                    Membership.role == "mentee")).one()  # Tess: her Riverside role
 
+    # A partner school each shop recorded, and an emailed set-password link of each shop's (issue 14).
+    partners, links = {}, {}
+    for shop, admin in ((world.shop, world.admin), (world.other_shop, world.other_manager)):
+        who = actor_for_db(db, admin)
+        partners[shop.id] = accounts.add_partner_school(db, who, shop, accounts.SchoolIn(name=f"{shop.name} School")).id
+        links[shop.id] = accounts.add_person(db, who, shop, {
+            "full_name": "Lee Link", "email": f"lee{shop.id}@example.com", "role": "mentee"}, by_email=True).link_token
+
     def shop_values(shop) -> dict:
-        return {"org_id": shop.id, "shop_id": shop.id, "device_id": devices[shop.id], "token_id": tokens[shop.id]}
+        return {"org_id": shop.id, "shop_id": shop.id, "device_id": devices[shop.id], "token_id": tokens[shop.id],
+                "school_id": partners[shop.id], "token": links[shop.id]}
 
     common = {"code": "I.A.1", "template_id": automobile.id, "file_path": "app.css", "path": "openapi.json"}
     values = {

@@ -17,6 +17,27 @@ FORM_BODY_BYTES = 1024 * 1024
 UPLOAD_BODY_BYTES = 10 * 1024 * 1024
 
 
+# Success messages after a form post: the redirect names one with ?done=<key>. Fixed texts only, so a crafted
+# link cannot put words on the page; base.html shows it in a role="status" region.
+NOTICES = {
+    "person-added": "The person was added.",
+    "link-sent": "The person was added and emailed a link to choose their password.",
+    "invitation-emailed": "This email already has an account, so the person was invited and told by email. "
+                          "They hold the role once they accept.",
+    "triad-started": "The triad was started. Next: assign a task list to the mentee.",
+    "assigned": "The task list was assigned.",
+    "school-added": "The school program was added. Now invite its instructor.",
+    "instructor-invited": "The instructor was added and emailed a link to choose a password (or, with an "
+                          "account already, to sign in and accept; only then are they listed).",
+    "password-set": "Your password is set and the invitation accepted. Sign in with your email and new password.",
+    "people-imported": "The people in the file were added.",
+}
+
+
+def notice(key: str | None) -> str:
+    return NOTICES.get(key or "", "")
+
+
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     return Template(template_name=name, context=context, status_code=status_code)
 

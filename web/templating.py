@@ -26,5 +26,8 @@ def hours(minutes: int | None) -> str:
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
+    from web.render import notice
+
     engine.engine.filters.update(choices=choices, local=local, hours=hours, plural=plural,
                                  area_bars=charts.area_bars, heat=charts.heat)
+    engine.engine.globals["notice"] = notice

@@ -154,6 +154,26 @@ def get_shop_for_manager(db: Session, actor: Actor, shop_id: int) -> Organizatio
     return org
 
 
+def get_partner_school_for_admin(db: Session, actor: Actor, school_id: int) -> Organization:
+    """A school program recorded by one of the actor's shops, while the school has no admin of its own: the
+    shop's admins invite its instructors (by email; the instructor accepts). Their accounts stay the
+    instructors' own: the shop's admins do not administer the school, so they manage no account there."""
+    school = db.get(Organization, school_id)
+    if school is None or not school.is_school or school.created_by_org_id not in actor.orgs_where("admin"):
+        raise NotFound
+    if db.exec(select(Membership.id).where(Membership.organization_id == school.id,
+                                           Membership.role == "admin")).first() is not None:
+        raise Forbidden(f"{school.name} has its own admins now; they add its instructors.")
+    return school
+
+
+def may_send_password_link(db: Session, org: Organization, person: Person) -> bool:
+    """A set-password link goes only to an account this organization made that was never used: no password
+    yet and no role elsewhere. Anyone else signs in as themself to accept an invitation."""
+    return (person.created_by_org_id == org.id and person.password_hash is None and not person.is_superuser
+            and orgs_of(db, person.id) <= {org.id})
+
+
 _ORGS_OF = select(Membership.organization_id).where(Membership.person_id == bindparam("person")).distinct()
 
 

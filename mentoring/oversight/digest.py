@@ -1,17 +1,15 @@
 """Email digests of each person's inbox, sent over SMTP only when MENTORING_SMTP_URL is set.
 
-smtp://user:password@host:587 uses STARTTLS when the server offers it; smtps://… connects with TLS;
-?from=address sets the sender. Mail bodies never include note text or what a pay step is."""
+Sending is mentoring/mail.py. Mail bodies never include note text or what a pay step is."""
 
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlmodel import Session, select
 
+from mentoring import mail
 from mentoring.access.policy import load_actor
 from mentoring.oversight import inbox
 from mentoring.people.models import Invitation, Membership, Person
@@ -59,21 +57,8 @@ def send_all(db: Session, smtp_url: str, base_url: str, *, now: datetime | None 
     """Send every digest; 0 without an SMTP URL (nothing is sent and nothing fails)."""
     if not smtp_url:
         return 0
-    url = urlsplit(smtp_url)
-    sender = parse_qs(url.query).get("from", ["mentoring@localhost"])[0]
     found = digests(db, now=now)
-    if not found:
-        return 0
-    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with smtp_class(url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25),
-                    timeout=30) as smtp:
-        if url.scheme == "smtp":
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
-        if url.username:
-            smtp.login(unquote(url.username), unquote(url.password or ""))
-        for d in found:
-            smtp.send_message(message(d, sender, base_url))
-    log.info("sent %d inbox digest(s)", len(found))  # counts only: addresses and contents stay out of logs
-    return len(found)
+    sent = mail.send(smtp_url, (message(d, mail.sender(smtp_url), base_url) for d in found))
+    if sent:
+        log.info("sent %d inbox digest(s)", sent)  # counts only: addresses and contents stay out of logs
+    return sent

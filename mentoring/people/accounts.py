@@ -1,6 +1,7 @@
 """Organizations, people and memberships: the rules for creating and changing them."""
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import available_timezones
 
@@ -8,9 +9,9 @@ from pydantic import BaseModel, field_validator, model_validator
 from sqlmodel import Session, select
 
 from mentoring.access import apitokens, policy
-from mentoring.access.auth import check_password, hash_secret, replace_password, replace_pin, set_pin
+from mentoring.access.auth import check_password, check_pin, hash_secret, replace_password, replace_pin, set_pin
 from mentoring.access.policy import Actor
-from mentoring.errors import FormError, NotFound, flush_unique
+from mentoring.errors import FormError, NotFound, flush_unique, parse_input
 from mentoring.people.models import (
     ORG_KINDS,
     SCHOOL_ROLES,
@@ -98,6 +99,29 @@ def create_organization(db: Session, actor: Actor, data: OrganizationIn) -> Orga
     db.flush()
     audit.record(db, actor, "organization.create", org, org_id=org.id, name=org.name, kind=org.kind)
     return org
+
+
+class SchoolIn(BaseModel):
+    name: str
+    timezone: str = "America/Chicago"
+
+    _name = field_validator("name", mode="before")(OrganizationIn._name.__func__)
+    _tz = field_validator("timezone")(OrganizationIn._tz.__func__)
+
+
+def add_partner_school(db: Session, actor: Actor, shop: Organization, data: SchoolIn) -> Organization:
+    """A shop's admin records the school program its students come from, so that it can enroll them there.
+    The shop gets no role at the school: its admins may only invite the school's instructors by email
+    (policy.get_partner_school_for_admin) until the school has an admin of its own."""
+    if not policy.can_administer(actor, shop.id) or shop.is_school:
+        raise NotFound
+    _unique_org_name(db, data.name)
+    school = Organization(name=data.name, kind="school", timezone=data.timezone, created_by_org_id=shop.id)
+    db.add(school)
+    flush_unique(db, {"name": "An organization with this name already exists."})
+    audit.record(db, actor, "organization.create", school, org_id=shop.id, name=school.name, kind="school",
+                 school_id=school.id)
+    return school
 
 
 def update_organization(db: Session, actor: Actor, org: Organization, data: OrganizationIn) -> None:
@@ -210,6 +234,67 @@ def add_member(db: Session, actor: Actor | None, org: Organization, data: NewPer
         return invitations.invite(db, actor, org, person, data.role)
     grant_role(db, actor, org, person, data.role)
     return person
+
+
+@dataclass(frozen=True)
+class Added:
+    """What "Add a person" did: a role granted, or an invitation (with the set-password link's secret for an
+    account it made, to be emailed and never shown)."""
+    person: Person
+    invitation: Invitation | None = None
+    link_token: str = ""
+
+
+def add_person(db: Session, actor: Actor, org: Organization, form: dict, *, by_email: bool) -> Added:
+    """The admin's "Add a person" form, checked whole so that every mistake shows at once.
+
+    by_email: a new account gets no password from the admin; the person is emailed a link to set their own."""
+    data = check_new_person(db, org, form, by_email=by_email)
+    person = db.exec(select(Person).where(Person.email == data.email)).first()
+    if by_email and (person is None or policy.may_send_password_link(db, org, person)):
+        # A new account is this organization's, as with a starting password: the role holds at once, and the
+        # emailed link (accepted by setting the password) is the only way to sign in to it.
+        from mentoring.people import invitations
+        if person is None:
+            person = create_person(db, actor, data, pin=data.pin, created_by_org=org)
+        if not policy.holds_role(db, person.id, org.id, data.role):
+            grant_role(db, actor, org, person, data.role)
+        invitation, token = invitations.invite_with_link(db, actor, org, person, data.role)
+        return Added(person, invitation, token)
+    added = add_member(db, actor, org, data)
+    return Added(added, None) if isinstance(added, Person) else Added(db.get(Person, added.person_id), added)
+
+
+def check_new_person(db: Session, org: Organization, form: dict, *, by_email: bool = False) -> NewPersonIn:
+    """Every field's problem in one FormError: name, email, role, password and PIN."""
+    errors: dict[str, str] = {}
+    form = {k: str(v) for k, v in form.items() if k in NewPersonIn.model_fields}
+    try:
+        data = parse_input(NewPersonIn, {"role": "", **form})
+    except FormError as e:
+        errors.update(e.errors)
+        data = None
+    allowed = SCHOOL_ROLES if org.is_school else SHOP_ROLES
+    if form.get("role") not in allowed:
+        place = "a school program" if org.is_school else "a shop"
+        errors["role"] = f"Choose a role. At {place} the roles are: {', '.join(allowed)}."
+    password, pin = form.get("password", ""), form.get("pin", "")
+    if by_email and password:
+        errors["password"] = "Leave the password blank: the email lets them choose their own."
+    for secret, check in ((password, check_password), (pin, check_pin)):
+        if secret and not (by_email and check is check_password):
+            try:
+                check(secret)
+            except FormError as e:
+                errors.update(e.errors)
+    if data is not None and (password or pin) and "email" not in errors:
+        existing = db.exec(select(Person).where(Person.email == data.email)).first()
+        if existing is not None:
+            errors["email"] = ("This person already has an account; add the role without a password or PIN, "
+                               "or let them change their own.")
+    if errors:
+        raise FormError(errors)
+    return data
 
 
 def grant_role(db: Session, actor: Actor | None, org: Organization, person: Person, role: str) -> Membership:

@@ -5,8 +5,11 @@ the account to the adding organization. The person, signed in as themself, accep
 role) or declines; the organization's admins may revoke an invitation that is still open.
 """
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 
 from sqlmodel import Session, select
 
@@ -71,6 +74,81 @@ def invite_first_admin(db: Session, actor: Actor, org: Organization, data) -> Pe
         raise FormError({"email": "This person already has an account; they will be invited, so leave the "
                                   "password blank."})
     return invite(db, actor, org, person, "admin")
+
+
+# --- invitations by email, with a link to set a password ------------------------------------------
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_with_link(db: Session, actor: Actor, org: Organization, person: Person, role: str) -> tuple[Invitation, str]:
+    """The emailed set-password link of an account the organization made (policy.may_send_password_link).
+    Only the link's hash is stored; a new link revokes the person's open ones here."""
+    if not policy.may_send_password_link(db, org, person):
+        raise FormError({"email": "This person already has an account; they sign in to accept instead."})
+    for old in db.exec(select(Invitation).where(*_open_for(person.id), Invitation.organization_id == org.id)):
+        old.revoked_at, old.token_hash = utcnow(), None  # the old link stops working
+        db.add(old)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(organization_id=org.id, person_id=person.id, email=person.email, role=role,
+                            invited_by_id=actor.person_id, expires_at=utcnow() + VALID_FOR, token_hash=_digest(token))
+    db.add(invitation)
+    db.flush()
+    audit.record(db, actor, "invitation.create", invitation, org_id=org.id, person_id=person.id, role=role,
+                 link=True)
+    return invitation, token
+
+
+def by_link(db: Session, token: str) -> Invitation:
+    """The open invitation a set-password link belongs to; a used, revoked or expired link is not found."""
+    invitation = db.exec(select(Invitation).where(Invitation.token_hash == _digest(token or ""))).first() \
+        if token else None
+    if invitation is None or not is_open(invitation):
+        raise NotFound
+    return invitation
+
+
+def accept_with_password(db: Session, invitation: Invitation, password: str, again: str) -> Person:
+    """The invited person sets their password through the emailed link, which accepts the invitation."""
+    from mentoring.access.auth import check_password, hash_secret
+    from mentoring.access.policy import load_actor
+
+    errors = {}
+    try:
+        check_password(password)
+    except FormError as e:
+        errors.update(e.errors)
+    if password != again:
+        errors["password_again"] = "The two passwords differ."
+    if errors:
+        raise FormError(errors)
+    person = db.get(Person, invitation.person_id)
+    person.password_hash = hash_secret(password)
+    db.add(person)
+    invitation.token_hash = None  # the link works once
+    accept(db, load_actor(db, person), invitation)
+    return person
+
+
+def invitation_email(invitation: Invitation, org: Organization, person: Person, inviter: str, base_url: str,
+                     token: str = "") -> EmailMessage:
+    """What the invited person receives: with a token, the link to set a password; otherwise a note to sign in
+    and accept."""
+    msg = EmailMessage()
+    msg["To"] = person.email
+    msg["Subject"] = f"{org.name} invites you to Workplace Mentoring"
+    base = base_url.rstrip("/")
+    lines = [f"Hello {person.full_name.split(' ')[0]},", "",
+             f"{inviter} invites you to join {org.name} as {invitation.role}.", ""]
+    if token:
+        lines += ["Choose your password here to accept (the link works once, until "
+                  f"{invitation.expires_at:%Y-%m-%d}):", f"{base}/welcome/{token}"]
+    else:
+        lines += ["Sign in with your account and accept or decline the invitation:", f"{base}/invitations"]
+    lines += ["", "If you did not expect this, ignore this email: nothing happens unless you accept."]
+    msg.set_content("\n".join(lines))
+    return msg
 
 
 # --- the invited person -------------------------------------------------------------------------

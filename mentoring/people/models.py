@@ -27,6 +27,9 @@ class Organization(SQLModel, table=True):
     # Shop option: any mentor of the shop may sign a mentee's task (group demonstrations); otherwise only the
     # mentee's own mentor (policy.may_sign).
     any_mentor_signs: bool = False
+    # A school program recorded by a shop (its partner school): that shop's admins invite its instructors
+    # until the school has an admin of its own. It gives them no say over anyone's account there.
+    created_by_org_id: int | None = Field(default=None, foreign_key="organization.id")
 
     @property
     def is_school(self) -> bool:
@@ -76,6 +79,9 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = None
     declined_at: datetime | None = None
     revoked_at: datetime | None = None
+    # For an account made by this invitation (a new email): the SHA-256 of the emailed set-password link's
+    # secret. Setting the password accepts the invitation and clears it, so a link works once.
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class Triad(SQLModel, table=True):

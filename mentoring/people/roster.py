@@ -115,6 +115,13 @@ def schools(db: Session) -> list[Organization]:
                         .order_by(Organization.name)).all())
 
 
+def partner_schools(db: Session, shop_id: int) -> list[Organization]:
+    """School programs this shop recorded (accounts.add_partner_school)."""
+    return list(db.exec(select(Organization).where(Organization.kind == "school",
+                                                   Organization.created_by_org_id == shop_id)
+                        .order_by(Organization.name)).all())
+
+
 def organizations(db: Session, ids: set[int]) -> list[Organization]:
     return list(db.exec(select(Organization).where(Organization.id.in_(ids))
                         .order_by(Organization.name)).all())

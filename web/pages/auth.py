@@ -186,5 +186,29 @@ def _account_form(db: Session, actor: Actor, person: Person, data):
     return lambda e: form_error("auth/account.html", e, data, person=person, **_account(db, actor))
 
 
-HANDLERS = [index, login_page, login, logout, account_page, change_password, change_pin,
-            invitations_page, invitation_accept, invitation_decline]
+# --- the emailed link that lets an invited person choose their password ---------------------------
+
+def _welcome_page(db: Session, invitation, *, errors: dict, status_code: int = 200) -> Response:
+    from mentoring.people.models import Organization
+    return page("auth/welcome.html", status_code=status_code, invitation=invitation,
+                person=db.get(Person, invitation.person_id), org=db.get(Organization, invitation.organization_id),
+                errors=errors, form={})
+
+
+@get("/welcome/{token:str}", sync_to_thread=True)
+def welcome_page(db: NamedDependency[Session], token: FromPath[str]) -> Response:
+    return _welcome_page(db, invitations.by_link(db, token), errors={})
+
+
+@post("/welcome/{token:str}", sync_to_thread=True)
+def welcome_set_password(db: NamedDependency[Session], token: FromPath[str], data: FormData) -> Response:
+    """Anyone holding the link (a 256-bit secret, sent only to the invited email) sets the password once."""
+    invitation = invitations.by_link(db, token)
+    return submit(db, lambda: invitations.accept_with_password(db, invitation, str(data.get("password", "")),
+                                                               str(data.get("password_again", ""))),
+                  done="/login?done=password-set",
+                  failed=lambda e: _welcome_page(db, invitation, errors=e.errors, status_code=400))
+
+
+HANDLERS = [welcome_page, welcome_set_password, index, login_page, login, logout, account_page, change_password,
+            change_pin, invitations_page, invitation_accept, invitation_decline]

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews
+from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup
 from mentoring.people import roster
 from mentoring.people.models import Organization
 from mentoring.progress import board, timeline
@@ -29,7 +29,15 @@ def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str =
     return page("homes/manager.html", status_code=status_code, d=d, rows=rows, mentors=mentors,
                 filters={"sort": sort, "flag": flag, "mentor": mentor, "q": q}, errors=errors or {},
                 area_totals=dashboard.area_totals(rows), enrollments=roster.enrollments_at_shops(db, shops),
-                recent=board.recent_signoffs(db, shops, limit=8))
+                recent=board.recent_signoffs(db, shops, limit=8), **_setups(db, actor, d.shops))
+
+
+def _setups(db: Session, actor: Actor, shops: list[Organization]) -> dict:
+    """The setup checklist of each shop that has not taken every first step yet, and which shops have the
+    people a triad needs (so "Start a triad" is offered only there)."""
+    checklists = [(shop, setup.checklist(db, shop), policy.can_administer(actor, shop.id)) for shop in shops]
+    return {"setup": [c for c in checklists if not setup.is_complete(c[1])],
+            "can_pair": {shop.id: next(s.ready for s in steps if s.key == "triad") for shop, steps, _ in checklists}}
 
 
 @post("/shops/{shop_id:int}/dashboard-settings", sync_to_thread=True)
