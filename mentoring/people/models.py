@@ -27,6 +27,10 @@ class Organization(SQLModel, table=True):
     # Shop option: any mentor of the shop may sign a mentee's task (group demonstrations); otherwise only the
     # mentee's own mentor (policy.may_sign).
     any_mentor_signs: bool = False
+    # Shop option: on a shop tablet, after a signature in a turn opened with the PIN, the same mentor may sign
+    # more tasks for the same mentee for this many minutes without the PIN (mentoring/progress/tablet_turns.py).
+    tablet_window: bool = False
+    tablet_window_minutes: int = 3
 
     @property
     def is_school(self) -> bool:

@@ -47,6 +47,8 @@ class ProgressEvent(SQLModel, table=True):
     vin: str = Field(default="", max_length=17)
     reason: str = Field(default="", max_length=300)
     device: str = Field(default="", max_length=80)  # "personal device" or "tablet: Bay 3"
+    # A tablet signature made without the PIN, in the shop's multi-sign window after a PIN-confirmed one.
+    in_window: bool = False
     ip: str = Field(default="", max_length=64)
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)

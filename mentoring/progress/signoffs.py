@@ -16,6 +16,7 @@ from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
 from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.tablet_turns import SigningWindow, check_window
 from mentoring.trail import audit
 from tasklists.models import ShopTask
 
@@ -107,6 +108,8 @@ def canonical(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> bytes:
         "rating": e.rating, "minutes": e.minutes, "note": e.note, "ro_number": e.ro_number, "vin": e.vin,
         "reason": e.reason, "device": e.device, "photos": sorted(photo_hashes), "prev_hash": e.prev_hash,
     }
+    if e.in_window:  # only then, so that the hashes of events written before this field stay the same
+        content["in_window"] = True
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -202,7 +205,7 @@ def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str =
     db.add(event)
     db.flush()
     audit.record(db, actor, f"event.{kind}", event, org_id=ctx.shop.id, assignment_id=ctx.assignment.id,
-                 task=ctx.task.code)
+                 task=ctx.task.code, **({"in_window": True} if event.in_window else {}))
     return event
 
 
@@ -256,8 +259,9 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
 
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
              note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
-             at: datetime | None = None) -> ProgressEvent:
-    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet).
+             at: datetime | None = None, window: SigningWindow | None = None) -> ProgressEvent:
+    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet), or,
+    with a `window`, that this is a later signing in a tablet turn's multi-sign window (tablet_turns.py).
 
     `at` is for loading history (the demo); pages and the API always sign at the server's time."""
     from mentoring.progress.evidence import normalize_ro, normalize_vin
@@ -270,6 +274,8 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         raise Forbidden(_who_signs(ctx.shop))
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
+    if window is not None:
+        check_window(ctx.shop, ctx.assignment.mentee_id, window)
     _applicable(ctx)
     if ctx.state.status == "signed":
         raise AlreadySigned(ctx.state.signoff)
@@ -281,7 +287,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     if rating not in RATINGS:
         raise FormError({"rating": "Choose a rating from 1 to 5."})
     fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
-                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin))
+                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin), in_window=window is not None)
     return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from mentoring.access import auth, policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.progress import board, evidence, signoffs
+from mentoring.progress import board, evidence, signoffs, tablet_turns
 from mentoring.progress.models import Assignment, EvidencePhoto, ProgressEvent
 from web import sessions
 from web.deps import database_of, pin_limits, session_cookie_name, settings_of
@@ -93,18 +93,23 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     stored = None
     on_tablet = bool(request.state.get("tablet_name"))
     cookie = session_cookie_name(settings_of(request))
+    window = sessions.window_of(db, request.cookies.get(cookie)) if on_tablet else None
     try:
         if has_photo:
             stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[stored.sha256] if stored else [])
+            photo_hashes=[stored.sha256] if stored else [], window=window)
         if stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
                                  content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
-        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
-            sessions.end(db, request.cookies.get(cookie))
+        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction,
+            window = tablet_turns.window_after(db, event, window)  # unless the shop's multi-sign window keeps it
+            if window:
+                sessions.keep_window(db, request.cookies.get(cookie), window)
+            else:
+                sessions.end(db, request.cookies.get(cookie))
         db.commit()
     except signoffs.AlreadySigned as taken:
         db.rollback()
@@ -125,8 +130,8 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         db.rollback()
         _discard(folder, stored)
         raise
-    if on_tablet:
-        response = see_other(f"/tablet?signed={code}")
+    if on_tablet and not window:
+        response = see_other(f"/tablet?signed={event.id}")
         response.delete_cookie(cookie, path="/")
         return response
     return see_other(f"/assignments/{assignment_id}?signed={code}")
