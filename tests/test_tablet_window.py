@@ -77,7 +77,7 @@ def test_with_the_window_on_the_same_mentee_is_signed_again_without_the_pin(brow
     first = sign(browser, assigned.id, "I.A.1")
     assert first.headers["location"] == f"/assignments/{assigned.id}?signed=I.A.1"
     board = browser.get(first.headers["location"]).text
-    assert "Signed: I.A.1 for Tess Mentee" in board and "without your PIN until" in board
+    assert "I.A.1 is signed for Tess Mentee" in board and "without your PIN until" in board
     second = sign(browser, assigned.id, "I.A.3")
     assert second.status_code == 303, second.text
     one, two = signed(clean_db)

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from mentoring.progress.signoffs import practice_days
+
 
 def choices(objects, label: str = "full_name") -> list[tuple[int, str]]:
     """Objects as (id, label) pairs for a <select>."""
@@ -23,4 +25,4 @@ def hours(minutes: int | None) -> str:
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters.update(choices=choices, local=local, hours=hours)
+    engine.engine.filters.update(choices=choices, local=local, hours=hours, practice_days=practice_days)

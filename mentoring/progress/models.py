@@ -42,6 +42,7 @@ class ProgressEvent(SQLModel, table=True):
     meaning: str = Field(default="", max_length=60)
     rating: int | None = None
     minutes: int | None = None  # practice time
+    practiced_on: date | None = None  # the day practised, in the shop's time zone, when logged for a day (`at` is when logged)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     ro_number: str = Field(default="", max_length=30)
     vin: str = Field(default="", max_length=17)

@@ -4,14 +4,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
 from mentoring.access import auth, policy
 from mentoring.access.policy import Actor
+from mentoring import clock
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
@@ -108,8 +110,11 @@ def canonical(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> bytes:
         "rating": e.rating, "minutes": e.minutes, "note": e.note, "ro_number": e.ro_number, "vin": e.vin,
         "reason": e.reason, "device": e.device, "photos": sorted(photo_hashes), "prev_hash": e.prev_hash,
     }
-    if e.in_window:  # only then, so that the hashes of events written before this field stay the same
+    # Fields added later enter the hash only when set, so that the hashes of older events stay the same.
+    if e.in_window:
         content["in_window"] = True
+    if e.practiced_on:
+        content["practiced_on"] = e.practiced_on.isoformat()
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -227,8 +232,33 @@ def _text(value: str, limit: int, field_name: str) -> str:
     return value
 
 
+PRACTICE_DAYS_BACK = 14  # practice is logged for today or one of the days before, up to this many
+
+
+def practice_days(timezone: str) -> tuple[date, date]:
+    """The first and last day practice may be logged for today, in the shop's time zone."""
+    today = clock.utcnow().astimezone(ZoneInfo(timezone)).date()
+    return today - timedelta(days=PRACTICE_DAYS_BACK), today
+
+
+def _practice_day(value, shop: Organization) -> date | None:
+    if value in (None, ""):
+        return None
+    first, today = practice_days(shop.timezone)
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FormError({"day": "Enter the day as a date, e.g. " + today.isoformat() + "."}) from None
+    if day > today:
+        raise FormError({"day": "Practice is logged for today or a day before, not the future."})
+    if day < first:
+        raise FormError({"day": f"Practice is logged for the last {PRACTICE_DAYS_BACK} days only."})
+    return day
+
+
 def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, hours, note: str = "",
-                 device: str = "", at: datetime | None = None) -> ProgressEvent:
+                 device: str = "", at: datetime | None = None, day=None) -> ProgressEvent:
+    """`day` is the day practised (today or up to 14 days before, in the shop's time zone); empty: not given."""
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id not in (ctx.assignment.mentee_id, ctx.triad.mentor_id):
@@ -240,7 +270,9 @@ def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, ho
         minutes = 0
     if not 1 <= minutes <= 12 * 60:
         raise FormError({"hours": "Enter the hours practised, between 0.1 and 12."})
-    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device, at=at)
+    practiced_on = _practice_day(day, ctx.shop)
+    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device, at=at,
+                   practiced_on=practiced_on)
 
 
 def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "",

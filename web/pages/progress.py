@@ -175,7 +175,7 @@ def practice(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
              data: FormData) -> Response:
     return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.log_practice(
         db, actor, a.id, code, hours=data.get("hours", ""), note=str(data.get("note", "")),
-        device=device_of(request)))
+        day=str(data.get("day", "")), device=device_of(request)))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/countersign", sync_to_thread=True)

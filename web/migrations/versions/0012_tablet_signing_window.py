@@ -1,4 +1,5 @@
-"""a shop's multi-sign window on tablets: the setting, the turn's window, and the events signed within it
+"""a shop's multi-sign window on tablets (the setting, the turn's window, the events signed within it), and
+the day a practice was done
 
 Revision ID: 0012_tablet_signing_window
 Revises: 0011_verifier_disclosure
@@ -22,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('tablet_window_minutes', sa.Integer(), nullable=False, server_default='3'))
     with op.batch_alter_table('progressevent', schema=None) as batch_op:
         batch_op.add_column(sa.Column('in_window', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('practiced_on', sa.Date(), nullable=True))
     with op.batch_alter_table('websession', schema=None) as batch_op:
         batch_op.add_column(sa.Column('window_mentee_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('window_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
@@ -34,6 +36,7 @@ def downgrade() -> None:
         batch_op.drop_column('window_until')
         batch_op.drop_column('window_mentee_id')
     with op.batch_alter_table('progressevent', schema=None) as batch_op:
+        batch_op.drop_column('practiced_on')
         batch_op.drop_column('in_window')
     with op.batch_alter_table('organization', schema=None) as batch_op:
         batch_op.drop_column('tablet_window_minutes')
