@@ -147,3 +147,43 @@ def test_the_admin_sets_the_window_in_the_shop_settings(browser, world, clean_db
     browser.post(f"/admin/orgs/{world.shop.id}/edit", base)
     with clean_db.session() as db:
         assert db.get(Organization, world.shop.id).tablet_window is False
+
+
+# --- practice for a chosen day (phones: yesterday's practice) -----------------------------------------
+
+def test_practice_is_logged_for_today_or_the_last_two_weeks(clean_db, world, assigned, monkeypatch):
+    import pytest
+
+    from mentoring.errors import FormError
+
+    from .conftest import actor_for
+    mentee = actor_for(clean_db, world.mentee)
+    first_day, today = signoffs.practice_days("America/Chicago")
+    with clean_db.session(write=True) as db:
+        for day, problem in [(today + timedelta(days=1), "not the future"), (first_day - timedelta(days=1),
+                             "last 14 days"), ("yesterday", "as a date")]:
+            with pytest.raises(FormError) as refused:
+                signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", day=str(day))
+            assert problem in refused.value.errors["day"]
+        event = signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", day=first_day.isoformat())
+        assert event.practiced_on == first_day
+        db.commit()
+    with clean_db.session() as db:
+        assert signoffs.verify_chains(db) == []  # the day is part of the event's hash
+    move_clock(monkeypatch, 24 * 60)  # a day later the same first day is too old
+    with clean_db.session(write=True) as db, pytest.raises(FormError):
+        signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", day=first_day.isoformat())
+
+
+def test_the_practice_form_takes_a_day(browser, world, assigned, clean_db):
+    browser.login(world.mentee.email)
+    yesterday = signoffs.practice_days("America/Chicago")[1] - timedelta(days=1)
+    page = browser.get(f"/assignments/{assigned.id}/tasks/I.A.1").text
+    assert 'type="date"' in page and 'inputmode="decimal"' in page
+    done = browser.post(f"/assignments/{assigned.id}/tasks/I.A.1/practice", {"hours": "2", "day": str(yesterday)})
+    assert done.status_code == 303
+    refused = browser.post(f"/assignments/{assigned.id}/tasks/I.A.1/practice", {"hours": "2", "day": "2020-01-01"})
+    assert refused.status_code == 400 and "last 14 days" in field_error(refused.text, "day")
+    with clean_db.session() as db:
+        [event] = db.exec(select(ProgressEvent).where(ProgressEvent.kind == "practice")).all()
+        assert event.practiced_on == yesterday
