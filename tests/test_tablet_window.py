@@ -187,3 +187,21 @@ def test_the_practice_form_takes_a_day(browser, world, assigned, clean_db):
     with clean_db.session() as db:
         [event] = db.exec(select(ProgressEvent).where(ProgressEvent.kind == "practice")).all()
         assert event.practiced_on == yesterday
+
+
+def test_the_group_sign_off_keeps_to_the_windows_mentee(browser, world, db, assigned, clean_db):
+    from mentoring.access.policy import Actor
+    from mentoring.people import roster
+    from mentoring.progress import customize
+    from mentoring.progress.customize import AssignmentIn
+    second_triad = next(t for t in roster.triads_at(db, {world.shop.id}) if t.mentee.id == world.mentee2.id).triad
+    other = customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
+        triad_id=second_triad.id, version_id=assigned.version_id, start_date="2026-09-01"))
+    db.commit()
+    shop_options(clean_db, world.shop, tablet_window=True, any_mentor_signs=True)
+    mentor_on_tablet(browser, world)
+    sign(browser, assigned.id, "I.A.1")
+    response = browser.post("/group-signoff", {"code": "0.A.3", "assignment_ids": [str(assigned.id), str(other.id)],
+                                               "rating": "3"})
+    assert response.status_code == 200 and "only for the mentee you just signed for" in response.text
+    assert [(e.assignment_id, e.in_window) for e in signed(clean_db)][1:] == [(assigned.id, True)]

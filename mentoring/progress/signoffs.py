@@ -430,7 +430,7 @@ class GroupResult:
 
 
 def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: str, *, rating, pin: str | None,
-                   note: str = "", device: str = "") -> list[GroupResult]:
+                   note: str = "", device: str = "", window: SigningWindow | None = None) -> list[GroupResult]:
     """After a group demonstration: one task signed for several mentees, each as its own event.
 
     A mentee who cannot be signed (already signed, not applicable…) is reported and the others go ahead;
@@ -444,7 +444,8 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
         assignment = db.get(Assignment, assignment_id)
         name = db.get(Person, assignment.mentee_id).full_name if assignment else "?"
         try:
-            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device)
+            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device,
+                             window=window)  # in a tablet turn's window: its mentee only
             results.append(GroupResult(assignment_id, name, event))
         except (AlreadySigned, FormError, NotFound, Forbidden) as refused:
             message = str(refused)

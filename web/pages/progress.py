@@ -232,11 +232,13 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     picked = data.get("assignment_ids", [])
     picked = picked if isinstance(picked, list) else [picked]
     on_tablet = bool(request.state.get("tablet_name"))
+    cookie = session_cookie_name(settings_of(request))
     try:
         results = signoffs.sign_off_group(
             db, actor, [int(i) for i in picked if str(i).isdigit()], code, rating=data.get("rating"),
             pin=None if on_tablet else str(data.get("pin", "")), note=str(data.get("note", "")),
-            device=device_of(request))
+            device=device_of(request), window=sessions.window_of(db, request.cookies.get(cookie)) if on_tablet
+            else None)
     except FormError as e:
         db.rollback()
         _count_wrong_pin(request, db, actor, e)
@@ -246,7 +248,6 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the same
     # transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
     turn_ended = on_tablet and any(r.event is not None for r in results)
-    cookie = session_cookie_name(settings_of(request))
     if turn_ended:
         sessions.end(db, request.cookies.get(cookie))
     db.commit()
