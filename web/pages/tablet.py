@@ -33,8 +33,8 @@ def shop_screen(request: Request, db: Db, signed: FromQuery[str] = "") -> Respon
     device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request))))
     if device is None:
         return page("tablet/not_enrolled.html", status_code=404)
-    just_signed = tablet_turns.confirmation(db, device, int(signed)) if signed.isdigit() and len(signed) < 12 \
-        else None
+    shown = signed.isascii() and signed.isdigit() and len(signed) < 12
+    just_signed = tablet_turns.confirmation(db, device, int(signed)) if shown else None
     return page("tablet/shop.html", device=device, mentors=tablets.mentors_at(db, device.shop_id),
                 just_signed=just_signed, ratings=signoffs.RATINGS)
 
