@@ -101,7 +101,7 @@ def test_the_mentee_marks_a_task_ready_on_a_phone(phone, live_server, demo_data,
     first = page.locator("ul.rows li.row").first
     code = first.locator("strong").first.inner_text()
     with page.expect_navigation():
-        first.locator("button", has_text="Ready for sign-off").click()
+        first.locator("button", has_text="Ask for sign-off").click()
     with clean_db.session() as db:
         kinds = db.exec(select(ProgressEvent.kind).where(ProgressEvent.task_code == code)
                         .order_by(ProgressEvent.id.desc())).first()

@@ -127,6 +127,7 @@ def current_actor(request: Request) -> Actor | None:
                     or sessions.idle_for(session) > tablets.IDLE_SECONDS):
                 return None
             request.state.tablet_name = device.name
+            request.state.signing_window = sessions.window_of_session(session)
         actor = load_actor(db, person, request.client.host if request.client else "")
     # Tablet turns time out after a minute, so their clock is kept to within a few seconds.
     if sessions.needs_touch(session) or (session.tablet_id is not None and sessions.idle_for(session) > 5):

@@ -18,3 +18,7 @@ class WebSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=300)
     # Set when a mentor acts on a shared shop tablet after tapping their name and entering their PIN.
     tablet_id: int | None = Field(default=None, foreign_key="tabletdevice.id")
+    # A tablet turn's multi-sign window (shop option): until then this mentor signs more tasks of this mentee
+    # without the PIN. Set after the turn's first signature; None when the shop's option is off.
+    window_mentee_id: int | None = Field(default=None, foreign_key="person.id")
+    window_until: datetime | None = None

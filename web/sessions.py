@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from mentoring.access.models import TabletDevice
 from mentoring.clock import utcnow
 from mentoring.people.models import Person
+from mentoring.progress.tablet_turns import SigningWindow
 from web.models import WebSession
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute
@@ -40,6 +41,23 @@ _TOUCH = (update(WebSession).where(WebSession.id == bindparam("session_id"))
 def end(db: Session, token: str | None) -> None:
     if token:
         db.exec(_END, params={"session_id": _digest(token)})
+
+
+def window_of(db: Session, token: str | None) -> SigningWindow | None:
+    """The multi-sign window of this tablet turn, if its first signature opened one."""
+    return window_of_session(db.get(WebSession, _digest(token))) if token else None
+
+
+def window_of_session(session: WebSession | None) -> SigningWindow | None:
+    if session is None or session.window_mentee_id is None:
+        return None
+    return SigningWindow(session.window_mentee_id, session.window_until)
+
+
+def keep_window(db: Session, token: str, window: SigningWindow) -> None:
+    db.exec(update(WebSession).where(WebSession.id == _digest(token))
+            .values(window_mentee_id=window.mentee_id, window_until=window.until)
+            .execution_options(synchronize_session=False))
 
 
 def end_all_for(db: Session, person_id: int) -> None:

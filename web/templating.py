@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from mentoring.progress.signoffs import practice_days
 from mentoring.words import plural
 from web import charts
 
@@ -29,5 +30,5 @@ def configure(engine: JinjaTemplateEngine) -> None:
     from web.render import notice
 
     engine.engine.filters.update(choices=choices, local=local, hours=hours, plural=plural,
-                                 area_bars=charts.area_bars, heat=charts.heat)
+                                 practice_days=practice_days, area_bars=charts.area_bars, heat=charts.heat)
     engine.engine.globals["notice"] = notice

@@ -42,6 +42,8 @@ class OrganizationIn(BaseModel):
     timezone: str = "America/Chicago"
     safety_first: bool = False  # shops only: area 0 (safety) must be signed before other tasks
     any_mentor_signs: bool = False  # shops only: any of its mentors signs, not just the mentee's own mentor
+    tablet_window: bool = False  # shops only: more signatures for one mentee on a tablet without the PIN
+    tablet_window_minutes: int = 3
 
     @field_validator("name", mode="before")
     @classmethod
@@ -55,10 +57,18 @@ class OrganizationIn(BaseModel):
             raise ValueError("Pick a time zone such as America/Chicago.")
         return v
 
+    @field_validator("tablet_window_minutes", mode="before")
+    @classmethod
+    def _window_minutes(cls, v):
+        v = str(v if v is not None else "").strip() or "3"
+        if not v.isdigit() or not 2 <= int(v) <= 10:
+            raise ValueError("Choose between 2 and 10 minutes.")
+        return int(v)
+
     @model_validator(mode="after")
     def _schools_have_no_signers(self):
-        if self.kind == "school":  # nobody signs tasks at a school, so the option would only mislead
-            self.any_mentor_signs = False
+        if self.kind == "school":  # nobody signs tasks at a school, so the options would only mislead
+            self.any_mentor_signs = self.tablet_window = False
         return self
 
 

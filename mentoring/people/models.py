@@ -30,6 +30,10 @@ class Organization(SQLModel, table=True):
     # A school program recorded by a shop (its partner school): that shop's admins invite its instructors
     # until the school has an admin of its own. It gives them no say over anyone's account there.
     created_by_org_id: int | None = Field(default=None, foreign_key="organization.id")
+    # Shop option: on a shop tablet, after a signature in a turn opened with the PIN, the same mentor may sign
+    # more tasks for the same mentee for this many minutes without the PIN (mentoring/progress/tablet_turns.py).
+    tablet_window: bool = False
+    tablet_window_minutes: int = 3
 
     @property
     def is_school(self) -> bool:

@@ -42,11 +42,15 @@ class ProgressEvent(SQLModel, table=True):
     meaning: str = Field(default="", max_length=60)
     rating: int | None = None
     minutes: int | None = None  # practice time
+    # The day practised, in the shop's time zone, when logged for a day (`at` is when it was logged).
+    practiced_on: date | None = None
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     ro_number: str = Field(default="", max_length=30)
     vin: str = Field(default="", max_length=17)
     reason: str = Field(default="", max_length=300)
     device: str = Field(default="", max_length=80)  # "personal device" or "tablet: Bay 3"
+    # A tablet signature made without the PIN, in the shop's multi-sign window after a PIN-confirmed one.
+    in_window: bool = False
     ip: str = Field(default="", max_length=64)
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)

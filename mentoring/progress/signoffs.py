@@ -4,12 +4,14 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
+from mentoring import clock
 from mentoring.access import auth, policy
 from mentoring.access.lockout import LoginRefused
 from mentoring.access.policy import Actor
@@ -18,6 +20,7 @@ from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
 from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.tablet_turns import SigningWindow, check_window
 from mentoring.trail import audit
 from tasklists.models import ShopTask
 
@@ -132,6 +135,11 @@ def canonical(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> bytes:
         "rating": e.rating, "minutes": e.minutes, "note": e.note, "ro_number": e.ro_number, "vin": e.vin,
         "reason": e.reason, "device": e.device, "photos": sorted(photo_hashes), "prev_hash": e.prev_hash,
     }
+    # Fields added later enter the hash only when set, so that the hashes of older events stay the same.
+    if e.in_window:
+        content["in_window"] = True
+    if e.practiced_on:
+        content["practiced_on"] = e.practiced_on.isoformat()
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -227,7 +235,7 @@ def _append(db: Session, actor: Actor, ctx: Context, kind: str, *, device: str =
     db.add(event)
     db.flush()
     audit.record(db, actor, f"event.{kind}", event, org_id=ctx.shop.id, assignment_id=ctx.assignment.id,
-                 task=ctx.task.code)
+                 task=ctx.task.code, **({"in_window": True} if event.in_window else {}))
     return event
 
 
@@ -249,8 +257,33 @@ def _text(value: str, limit: int, field_name: str) -> str:
     return value
 
 
+PRACTICE_DAYS_BACK = 14  # practice is logged for today or one of the days before, up to this many
+
+
+def practice_days(timezone: str) -> tuple[date, date]:
+    """The first and last day practice may be logged for today, in the shop's time zone."""
+    today = clock.utcnow().astimezone(ZoneInfo(timezone)).date()
+    return today - timedelta(days=PRACTICE_DAYS_BACK), today
+
+
+def _practice_day(value, shop: Organization) -> date | None:
+    if value in (None, ""):
+        return None
+    first, today = practice_days(shop.timezone)
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FormError({"day": "Enter the day as a date, e.g. " + today.isoformat() + "."}) from None
+    if day > today:
+        raise FormError({"day": "Practice is logged for today or a day before, not the future."})
+    if day < first:
+        raise FormError({"day": f"Practice is logged for the last {PRACTICE_DAYS_BACK} days only."})
+    return day
+
+
 def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, hours, note: str = "",
-                 device: str = "", at: datetime | None = None) -> ProgressEvent:
+                 device: str = "", at: datetime | None = None, day=None) -> ProgressEvent:
+    """`day` is the day practised (today or up to 14 days before, in the shop's time zone); empty: not given."""
     ctx = _context(db, assignment_id, code)
     _visible(db, actor, ctx)
     if actor.person_id not in (ctx.assignment.mentee_id, ctx.triad.mentor_id):
@@ -262,7 +295,9 @@ def log_practice(db: Session, actor: Actor, assignment_id: int, code: str, *, ho
         minutes = 0
     if not 1 <= minutes <= 12 * 60:
         raise FormError({"hours": "Enter the hours practised, between 0.1 and 12."})
-    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device, at=at)
+    practiced_on = _practice_day(day, ctx.shop)
+    return _append(db, actor, ctx, "practice", minutes=minutes, note=_text(note, 1000, "note"), device=device, at=at,
+                   practiced_on=practiced_on)
 
 
 def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *, device: str = "",
@@ -281,8 +316,10 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
 
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
              note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
-             at: datetime | None = None, pin_limits: Limits = Limits()) -> ProgressEvent:
-    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet).
+             at: datetime | None = None, pin_limits: Limits = Limits(),
+             window: SigningWindow | None = None) -> ProgressEvent:
+    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet), or,
+    with a `window`, that this is a later signing in a tablet turn's multi-sign window (tablet_turns.py).
 
     `at` is for loading history (the demo); pages and the API always sign at the server's time."""
     from mentoring.progress.evidence import normalize_ro, normalize_vin
@@ -295,6 +332,8 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         raise Forbidden(_who_signs(ctx.shop))
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
+    if window is not None:
+        check_window(ctx.shop, ctx.assignment.mentee_id, window)
     _applicable(ctx)
     if ctx.state.status == "signed":
         raise AlreadySigned(ctx.state.signoff)
@@ -306,7 +345,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     if rating not in RATINGS:
         raise FormError({"rating": "Choose a rating from 1 to 5."})
     fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
-                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin))
+                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin), in_window=window is not None)
     return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
 
 
@@ -413,7 +452,8 @@ class GroupResult:
 
 
 def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: str, *, rating, pin: str | None,
-                   note: str = "", device: str = "", pin_limits: Limits = Limits()) -> list[GroupResult]:
+                   note: str = "", device: str = "", pin_limits: Limits = Limits(),
+                   window: SigningWindow | None = None) -> list[GroupResult]:
     """After a group demonstration: one task signed for several mentees, each as its own event.
 
     A mentee who cannot be signed (already signed, not applicable…) is reported and the others go ahead;
@@ -427,7 +467,8 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
         assignment = db.get(Assignment, assignment_id)
         name = db.get(Person, assignment.mentee_id).full_name if assignment else "?"
         try:
-            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device)
+            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device,
+                             window=window)  # in a tablet turn's window: its mentee only
             results.append(GroupResult(assignment_id, name, event))
         except (AlreadySigned, FormError, NotFound, Forbidden) as refused:
             message = str(refused)

@@ -47,8 +47,9 @@ def admin_home(db: Db, actor: Me) -> Response:
     return page("admin/home.html", orgs=orgs, managed=managed, site=site)
 
 
-def _shop_options(data: dict) -> dict[str, bool]:
-    return {name: checkbox(data, name) for name in ("safety_first", "any_mentor_signs")}
+def _shop_options(data: dict) -> dict:
+    options = {name: checkbox(data, name) for name in ("safety_first", "any_mentor_signs", "tablet_window")}
+    return {**options, "tablet_window_minutes": data.get("tablet_window_minutes", "3")}
 
 
 @get("/admin/orgs/new", sync_to_thread=True)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
-from mentoring.progress import board, evidence, signoffs
+from mentoring.progress import board, evidence, signoffs, tablet_turns
 from mentoring.progress.models import Assignment, EvidencePhoto, ProgressEvent
 from web import sessions
 from web.deps import database_of, pin_limits, session_cookie_name, settings_of
@@ -93,41 +93,46 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     stored = []  # the photo kept on disk, deleted again unless the sign-off commits
     on_tablet = bool(request.state.get("tablet_name"))
     cookie = session_cookie_name(settings_of(request))
+    window = sessions.window_of(db, request.cookies.get(cookie)) if on_tablet else None
 
-    def act() -> None:
+    def act() -> tuple[ProgressEvent, object]:
         if has_photo:
             stored.append(evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate))
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[p.sha256 for p in stored], pin_limits=pin_limits(settings_of(request)))
+            photo_hashes=[p.sha256 for p in stored], pin_limits=pin_limits(settings_of(request)), window=window)
         for p in stored:
             db.add(EvidencePhoto(event_id=event.id, stored_name=p.stored_name, thumb_name=p.thumb_name,
                                  content_type=p.content_type, size=p.size, sha256=p.sha256))
-        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
-            sessions.end(db, request.cookies.get(cookie))
+        kept = None
+        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction,
+            kept = tablet_turns.window_after(db, event, window)  # unless the shop's multi-sign window keeps it
+            if kept:
+                sessions.keep_window(db, request.cookies.get(cookie), kept)
+            else:
+                sessions.end(db, request.cookies.get(cookie))
+        return event, kept
 
     def refused(e: FormError) -> Response:
         _discard(folder, stored)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
         return _task_refused(db, actor, board.get_assignment(db, actor, assignment_id), code, e, form)
 
+    def signed(outcome: tuple[ProgressEvent, object]) -> str | Response:
+        event, kept = outcome
+        if not on_tablet or kept:  # back to the list; in a multi-sign window the mentor's turn goes on
+            return f"/assignments/{assignment_id}?signed={code}"
+        response = see_other(f"/tablet?signed={event.id}")  # the shop screen confirms what was signed
+        response.delete_cookie(cookie, path="/")
+        return response
+
     try:
-        return submit(db, act, done=lambda _: _signed(assignment_id, code, cookie if on_tablet else None),
-                      failed=refused)
+        return submit(db, act, done=signed, failed=refused)
     except Exception:
         db.rollback()
         _discard(folder, stored)
         raise
-
-
-def _signed(assignment_id: int, code: str, tablet_cookie: str | None) -> str | Response:
-    """After a sign-off: back to the list, or on a shop tablet (the mentor's turn is over) to the shop screen."""
-    if tablet_cookie is None:
-        return f"/assignments/{assignment_id}?signed={code}"
-    response = see_other(f"/tablet?signed={code}")
-    response.delete_cookie(tablet_cookie, path="/")
-    return response
 
 
 def _task_refused(db: Session, actor: Actor, assignment: Assignment, code: str, error: FormError,
@@ -169,7 +174,7 @@ def practice(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
              data: FormData) -> Response:
     return _event_action(request, db, actor, assignment_id, code, data, lambda a: signoffs.log_practice(
         db, actor, a.id, code, hours=data.get("hours", ""), note=str(data.get("note", "")),
-        device=device_of(request)))
+        day=str(data.get("day", "")), device=device_of(request)))
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/countersign", sync_to_thread=True)
@@ -236,7 +241,8 @@ def group_sign(request: Request, db: Db, actor: Me, data: FormData) -> Response:
     def act() -> tuple[list, bool]:
         results = signoffs.sign_off_group(
             db, actor, ids, code, rating=data.get("rating"), pin=None if on_tablet else str(data.get("pin", "")),
-            note=str(data.get("note", "")), device=device_of(request), pin_limits=pin_limits(settings_of(request)))
+            note=str(data.get("note", "")), device=device_of(request), pin_limits=pin_limits(settings_of(request)),
+            window=sessions.window_of(db, request.cookies.get(cookie)) if on_tablet else None)
         # As after a single sign-off: once anything is signed on a shop tablet the mentor's turn ends, in the
         # same transaction, so whoever picks the tablet up next must tap their own name and enter their own PIN.
         turn_ended = on_tablet and any(r.event is not None for r in results)

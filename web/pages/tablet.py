@@ -2,7 +2,7 @@
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlmodel import Session
 
 from mentoring.access import policy, tablets
@@ -11,6 +11,7 @@ from mentoring.access.models import TabletDevice
 from mentoring.access.policy import Actor
 from mentoring.errors import NotFound
 from mentoring.people.models import Person
+from mentoring.progress import signoffs, tablet_turns
 from web import sessions
 from web.deps import pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, page, see_other, submit
@@ -28,11 +29,14 @@ def _device(request: Request, db: Session) -> TabletDevice:
 
 
 @get("/tablet", sync_to_thread=True)
-def shop_screen(request: Request, db: Db) -> Response:
+def shop_screen(request: Request, db: Db, signed: FromQuery[str] = "") -> Response:
     device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request))))
     if device is None:
         return page("tablet/not_enrolled.html", status_code=404)
-    return page("tablet/shop.html", device=device, mentors=tablets.mentors_at(db, device.shop_id))
+    shown = signed.isascii() and signed.isdigit() and len(signed) < 12
+    just_signed = tablet_turns.confirmation(db, device, int(signed)) if shown else None
+    return page("tablet/shop.html", device=device, mentors=tablets.mentors_at(db, device.shop_id),
+                just_signed=just_signed, ratings=signoffs.RATINGS)
 
 
 @get("/tablet/mentors/{person_id:int}", sync_to_thread=True)

@@ -88,7 +88,8 @@ def assign(db: Db, actor: Me, shop_id: FromPath[int], data: FormData) -> Respons
     shop = policy.get_shop_for_manager(db, actor, shop_id)
     return submit(db, lambda: customize.assign(db, actor, shop, parse_input(AssignmentIn, {
         **data, "target_date": data.get("target_date") or None})),
-        done=f"/shops/{shop.id}/tasklists?done=assigned#assignments", failed=lambda e: _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400))
+        done=f"/shops/{shop.id}/tasklists?done=assigned#assignments",
+        failed=lambda e: _shop_page(db, actor, shop, errors=e.errors, form=data, status_code=400))
 
 
 # --- one list ---------------------------------------------------------------------------------
