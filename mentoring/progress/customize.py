@@ -198,7 +198,10 @@ def assign_many(db: Session, actor: Actor, shop: Organization, version_id, triad
         except FormError as e:
             if "target_date" in e.errors:
                 raise FormError({"target_date": e.errors["target_date"]}) from None
-            errors[f"triad_{triad_id}"] = " ".join(e.errors.values())
+            if "triad_id" in e.errors:  # not one of the shop's active triads listed on the form
+                errors["triad_ids"] = e.errors["triad_id"]
+            else:
+                errors[f"triad_{triad_id}"] = " ".join(e.errors.values())
     if errors:
         raise FormError(errors)
     return made
