@@ -114,7 +114,7 @@ def test_a_published_list_is_assigned_to_both_mentees_with_default_dates(tablet,
     page.fill("#f-target_date", "")
     with page.expect_navigation():
         page.click("text=Assign to the picked mentees")
-    assert "2 mentee(s) assigned" in page.inner_text("#assignments [role=status]")
+    assert "2 mentees were given the list" in page.inner_text("#assignments [role=status]")
     today = utcnow().date()
     with clean_db.session() as s:
         made = s.exec(select(Assignment)).all()

@@ -159,6 +159,7 @@ def assign(db: Session, actor: Actor, shop: Organization, data: AssignmentIn) ->
 # level's tasks at a few sign-offs a week. The manager sees it in the form and can change it.
 TARGET_WEEKS = {"MLR": 52, "AST": 78, "MAST": 104}
 DEFAULT_TARGET_WEEKS = 52
+MAX_AT_ONCE = 200
 
 
 def default_dates(task_list: ShopTaskList, start: date | None = None) -> tuple[date, date]:
@@ -187,6 +188,8 @@ def assign_many(db: Session, actor: Actor, shop: Organization, version_id, triad
     ids = list(dict.fromkeys(_int(t, "triad_ids") for t in triad_ids))
     if not ids:
         raise FormError({"triad_ids": "Pick at least one mentee."})
+    if len(ids) > MAX_AT_ONCE:  # a shop's roster is far smaller; this only bounds a forged form's work
+        raise FormError({"triad_ids": f"Pick at most {MAX_AT_ONCE} mentees at once."})
     start = _date(start_date, "start_date")
     target = _date(target_date, "target_date")
     start, default_target = default_dates(task_list, start)
