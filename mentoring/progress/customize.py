@@ -1,6 +1,6 @@
 """Shop task lists for managers and admins: who may change them, and the audit of each change."""
 
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, field_validator
@@ -70,6 +70,23 @@ def edit_task(db: Session, actor: Actor, task_list: ShopTaskList, code: str, cha
     audit.record(db, actor, f"tasklist.task.{change}", task_list, org_id=task_list.shop_id, code=code,
                  **{k: str(v) for k, v in form.items() if k in ("na_reason", "phase", "required_rating")})
     return task
+
+
+def mark_not_applicable(db: Session, actor: Actor, task_list: ShopTaskList, codes: list[str], reason: str
+                        ) -> list[ShopTask]:
+    """Mark several tasks not applicable with one reason; each is audited as if marked on its own."""
+    codes = list(dict.fromkeys(c for c in codes if c))
+    if not codes:
+        raise FormError({"codes": "Pick at least one task with the box on its line."})
+    if not reason.strip():
+        raise FormError({"na_reason": "Say why the picked tasks do not apply at this shop."})
+    marked = []
+    for code in codes:
+        try:
+            marked.append(edit_task(db, actor, task_list, code, "not_applicable", {"na_reason": reason}))
+        except FormError as e:
+            raise FormError({("codes" if k == "code" else k): v for k, v in e.errors.items()}) from None
+    return marked
 
 
 def add_shop_task(db: Session, actor: Actor, task_list: ShopTaskList, form: dict) -> ShopTask:
@@ -143,6 +160,61 @@ def assign(db: Session, actor: Actor, shop: Organization, data: AssignmentIn) ->
     audit.record(db, actor, "assignment.create", assignment, org_id=shop.id, version_id=version.id,
                  mentee_id=triad.mentee_id)
     return assignment
+
+
+# Until a shop sets its own, a target date this far after the start, by level: long enough to meet the
+# level's tasks at a few sign-offs a week. The manager sees it in the form and can change it.
+TARGET_WEEKS = {"MLR": 52, "AST": 78, "MAST": 104}
+DEFAULT_TARGET_WEEKS = 52
+MAX_AT_ONCE = 200
+
+
+def default_dates(task_list: ShopTaskList, start: date | None = None) -> tuple[date, date]:
+    start = start or utcnow().date()
+    return start, start + timedelta(weeks=TARGET_WEEKS.get(task_list.level.upper(), DEFAULT_TARGET_WEEKS))
+
+
+def _date(value, field: str) -> date | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FormError({field: "Give the date as year-month-day, for example 2026-09-01."}) from None
+
+
+def assign_many(db: Session, actor: Actor, shop: Organization, version_id, triad_ids: list, start_date="",
+                target_date="") -> list[Assignment]:
+    """Give several mentees the same published version at once, all or none. Blank dates take the defaults
+    (start today, target by level); a refusal names each mentee's problem under `triad_<id>`."""
+    version = db.get(ShopTaskListVersion, _int(version_id, "version_id"))
+    task_list = db.get(ShopTaskList, version.list_id) if version else None
+    if task_list is None or task_list.shop_id != shop.id or version.is_draft:
+        raise FormError({"version_id": "Choose a published task list of this shop."})
+    ids = list(dict.fromkeys(_int(t, "triad_ids") for t in triad_ids))
+    if not ids:
+        raise FormError({"triad_ids": "Pick at least one mentee."})
+    if len(ids) > MAX_AT_ONCE:  # a shop's roster is far smaller; this only bounds a forged form's work
+        raise FormError({"triad_ids": f"Pick at most {MAX_AT_ONCE} mentees at once."})
+    start = _date(start_date, "start_date")
+    target = _date(target_date, "target_date")
+    start, default_target = default_dates(task_list, start)
+    data = {"version_id": version.id, "start_date": start, "target_date": target or default_target}
+    errors, made = {}, []
+    for triad_id in ids:
+        try:
+            made.append(assign(db, actor, shop, AssignmentIn(triad_id=triad_id, **data)))
+        except FormError as e:
+            if "target_date" in e.errors:
+                raise FormError({"target_date": e.errors["target_date"]}) from None
+            if "triad_id" in e.errors:  # not one of the shop's active triads listed on the form
+                errors["triad_ids"] = e.errors["triad_id"]
+            else:
+                errors[f"triad_{triad_id}"] = " ".join(e.errors.values())
+    if errors:
+        raise FormError(errors)
+    return made
 
 
 def assignments_at(db: Session, shop_id: int):

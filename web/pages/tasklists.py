@@ -10,11 +10,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
+from exports.sheet import blank_sheet
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound, parse_input
 from mentoring.people import roster
-from mentoring.progress import customize
+from mentoring.progress import board, customize
 from mentoring.progress.customize import AssignmentIn
 from tasklists import files, shoplists, store
 from tasklists.models import ShopTaskList, TaskListTemplate
@@ -115,15 +116,57 @@ def _version_for_view(db: Session, task_list: ShopTaskList, number: int | None):
     return versions[-1], versions
 
 
-@get("/tasklists/{list_id:int}", sync_to_thread=True)
-def list_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
-    task_list = customize.get_list(db, actor, list_id)
+def _list_page(db: Session, task_list: ShopTaskList, *, errors=None, form=None, status_code=200) -> Response:
     version, versions = _version_for_view(db, task_list, None)
     tasks = shoplists.tasks(db, version.id)
     template = db.get(TaskListTemplate, task_list.template_id)
-    return page("tasklists/list.html", task_list=task_list, version=version, versions=versions,
-                template=template, areas=_sections(tasks), errors={}, form={},
+    return page("tasklists/list.html", status_code=status_code, task_list=task_list, version=version,
+                versions=versions, template=template, areas=_sections(tasks), errors=errors or {}, form=form or {},
+                published=any(not v.is_draft for v in versions),
                 applicable=sum(not t.not_applicable for t in tasks), total=len(tasks))
+
+
+@get("/tasklists/{list_id:int}", sync_to_thread=True)
+def list_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    return _list_page(db, customize.get_list(db, actor, list_id))
+
+
+@get("/tasklists/{list_id:int}/tasks/{code:str}", sync_to_thread=True)
+def task_editor(request: Request, db: Db, actor: Me, list_id: FromPath[int], code: FromPath[str],
+                row: FromQuery[int] = 0) -> Response:
+    """One task's changes: inline (HTMX) in place of its line, or as a page of its own without scripts."""
+    task_list = customize.get_list(db, actor, list_id)
+    version = shoplists.versions(db, task_list.id)[-1]
+    task = next((t for t in shoplists.tasks(db, version.id) if t.code == code), None)
+    if task is None:
+        raise NotFound
+    inline = bool(request.headers.get("hx-request"))
+    if inline and row:
+        return page("tasklists/_task_row.html", task_list=task_list, t=task, errors={})
+    return page("tasklists/_task_edit.html" if inline else "tasklists/task.html", task_list=task_list,
+                version=version, t=task, inline=inline, errors={})
+
+
+@get("/tasklists/{list_id:int}/shop-tasks", sync_to_thread=True)
+def add_task_form(request: Request, db: Db, actor: Me, list_id: FromPath[int], section: FromQuery[str] = ""
+                  ) -> Response:
+    """The form to add a shop task to one section, fetched only when asked for: inline, or as a page."""
+    task_list = customize.get_list(db, actor, list_id)
+    inline = bool(request.headers.get("hx-request"))
+    return page("tasklists/_add_task.html" if inline else "tasklists/add_task.html", task_list=task_list,
+                key=section[:40], inline=inline, errors={})
+
+
+@post("/tasklists/{list_id:int}/not-applicable", sync_to_thread=True)
+def bulk_not_applicable(db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    codes = data.get("codes", [])
+    codes = [codes] if isinstance(codes, str) else list(codes)
+    reason = str(data.get("na_reason", ""))
+    return submit(db, lambda: customize.mark_not_applicable(db, actor, task_list, codes, reason),
+                  done=f"/tasklists/{task_list.id}",
+                  failed=lambda e: _list_page(db, task_list, errors=e.errors, form={"na_reason": reason},
+                                              status_code=400))
 
 
 def _after_change(request: Request, db: Session, task_list: ShopTaskList, task,
@@ -136,9 +179,15 @@ def _after_change(request: Request, db: Session, task_list: ShopTaskList, task,
     if draft_before != version.id:
         # A new draft began: the header and every section change, so HTMX reloads the page.
         return Response("", headers={"HX-Refresh": "true"})
-    tasks = [t for t in shoplists.tasks(db, version.id) if f"{t.area_code}.{t.section_code}" == section_key]
-    return page("tasklists/_section.html", task_list=task_list, version=version,
+    every = shoplists.tasks(db, version.id)
+    tasks = [t for t in every if f"{t.area_code}.{t.section_code}" == section_key]
+    return page("tasklists/_section.html", task_list=task_list, version=version, counts=_counts(every),
                 section=(section_key, tasks[0].section_title if tasks else "", tasks), errors={})
+
+
+def _counts(tasks) -> tuple[int, int]:
+    """How many tasks apply, of all: the page header's figure, sent along with each changed section."""
+    return sum(not t.not_applicable for t in tasks), len(tasks)
 
 
 @post("/tasklists/{list_id:int}/tasks/{code:str}", sync_to_thread=True)
@@ -162,7 +211,7 @@ def _refused(request: Request, db: Session, task_list: ShopTaskList, error: Form
     in_section = [t for t in tasks if f"{t.area_code}.{t.section_code}" == section_key]
     if request.headers.get("hx-request") and in_section:
         return page("tasklists/_section.html", status_code=400, task_list=task_list, version=version,
-                    section=(section_key, in_section[0].section_title, in_section),
+                    section=(section_key, in_section[0].section_title, in_section), counts=_counts(tasks),
                     errors={"code": code or section_key, "message": message})
     return page("error.html", status_code=400, status=400, title="That change was not saved",
                 detail=message, back=f"/tasklists/{task_list.id}#sec-{section_key}")
@@ -190,6 +239,71 @@ def publish(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
     task_list = customize.get_list(db, actor, list_id)
     return submit(db, lambda: customize.publish(db, actor, task_list), done=f"/tasklists/{task_list.id}?published=1",
                   failed=refused_page("Not published", f"/tasklists/{task_list.id}"))
+
+
+# --- assigning a published list to several mentees ----------------------------------------------
+
+def _assign_page(db: Session, task_list: ShopTaskList, *, errors=None, form=None, status_code=200) -> Response:
+    published = [v for v in shoplists.versions(db, task_list.id) if not v.is_draft]
+    if not published:
+        return page("error.html", status_code=400, status=400, title="Nothing to assign yet",
+                    detail="Publish the list first; mentees are given a published version.",
+                    back=f"/tasklists/{task_list.id}")
+    start, target = customize.default_dates(task_list)
+    form = form or {"version_id": str(published[-1].id), "start_date": start.isoformat(),
+                    "target_date": target.isoformat(), "triad_ids": []}
+    return page("tasklists/assign.html", status_code=status_code, task_list=task_list, published=published,
+                default_weeks=(target - start).days // 7,
+                triads=roster.triads_at(db, {task_list.shop_id}), errors=errors or {}, form=form)
+
+
+@get("/tasklists/{list_id:int}/assign", sync_to_thread=True)
+def assign_page(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    return _assign_page(db, customize.get_list(db, actor, list_id))
+
+
+@post("/tasklists/{list_id:int}/assign", sync_to_thread=True)
+def assign_several(db: Db, actor: Me, list_id: FromPath[int], data: FormData) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    shop = policy.get_shop_for_manager(db, actor, task_list.shop_id)
+    triad_ids = data.get("triad_ids", [])
+    form = {**data, "triad_ids": [triad_ids] if isinstance(triad_ids, str) else list(triad_ids)}
+    return submit(db, lambda: customize.assign_many(db, actor, shop, data.get("version_id"), form["triad_ids"],
+                                                    data.get("start_date"), data.get("target_date")),
+                  done=lambda made: f"/shops/{shop.id}/tasklists?assigned={len(made)}#assignments",
+                  failed=lambda e: _assign_page(db, task_list, errors=e.errors, form=form, status_code=400))
+
+
+# --- blank task sheets for paper ---------------------------------------------------------------
+
+def _pdf(body: bytes, stem: str) -> Response:
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{safe}.pdf"'})
+
+
+@get("/tasklists/{list_id:int}/sheet.pdf", sync_to_thread=True)
+def list_sheet(db: Db, actor: Me, list_id: FromPath[int]) -> Response:
+    task_list = customize.get_list(db, actor, list_id)
+    version, _ = _version_for_view(db, task_list, None)
+    state = "draft" if version.is_draft else "published"
+    return _pdf(blank_sheet(f"{task_list.name}: task sheet",
+                            [f"Level {task_list.level} - version {version.number} ({state})",
+                             "Mentee: ______________________________   Mentor: ______________________________"],
+                            shoplists.tasks(db, version.id)),
+                f"{task_list.name}-v{version.number}-sheet")
+
+
+@get("/assignments/{assignment_id:int}/sheet.pdf", sync_to_thread=True)
+def assignment_sheet(db: Db, actor: Me, assignment_id: FromPath[int]) -> Response:
+    b = board.board(db, board.get_assignment(db, actor, assignment_id))
+    return _pdf(blank_sheet(f"{b.mentee.full_name}: {b.task_list.name}",
+                            [f"{b.shop.name} - level {b.task_list.level} - version {b.version.number}",
+                             f"Started {b.assignment.start_date.isoformat()}"
+                             + (f", target {b.assignment.target_date.isoformat()}" if b.assignment.target_date else ""),
+                             "Mentor: ______________________________"],
+                            [r.task for r in b.rows]),
+                f"{b.mentee.full_name}-{b.task_list.name}-sheet")
 
 
 @get("/tasklists/{list_id:int}/diff", sync_to_thread=True)
@@ -235,5 +349,6 @@ def _download(doc, fmt: str, stem: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{safe}.{fmt}"'})
 
 
-HANDLERS = [shop_lists, start_list, import_list, assign, list_page, change_task, add_shop_task, list_rating,
+HANDLERS = [shop_lists, start_list, import_list, assign, list_page, task_editor, add_task_form, bulk_not_applicable,
+            assign_page, assign_several, list_sheet, assignment_sheet, change_task, add_shop_task, list_rating,
             publish, diff_page, export_list, templates_page, export_template]
