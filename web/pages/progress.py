@@ -1,6 +1,11 @@
 """A mentee's task list, a task's page, and the events people add: practice, ready, sign-off and the rest."""
 
-from dataclasses import dataclass
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -75,6 +80,7 @@ class SignOffForm:
     ro_number: str = ""
     vin: str = ""
     photo: UploadFile | None = None
+    kept_photo: str = ""  # the ticket of a photo kept from a refused try (see _keep)
 
 
 @post("/assignments/{assignment_id:int}/tasks/{code:str}/signoff", sync_to_thread=True,
@@ -96,13 +102,11 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     try:
         if has_photo:
             stored = evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate)
-        event = signoffs.sign_off(
-            db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
-            note=data.note, ro_number=data.ro_number, vin=data.vin, device=device_of(request),
-            photo_hashes=[stored.sha256] if stored else [])
-        if stored:
-            db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
-                                 content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+        elif data.kept_photo:
+            stored = _kept(request, actor, assignment_id, code, data.kept_photo)
+        event_evidence = evidence.Evidence(note=data.note, ro_number=data.ro_number, vin=data.vin, photo=stored)
+        signoffs.sign_off(db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
+                          evidence=event_evidence, device=device_of(request))
         if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction
             sessions.end(db, request.cookies.get(cookie))
         db.commit()
@@ -113,9 +117,10 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
                           errors={"": str(taken)}, status_code=409)
     except FormError as e:
         db.rollback()
-        _discard(folder, stored)
         _count_wrong_pin(request, db, actor, e)
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
+        # The photo waits for the corrected form: a mentor at the car should not have to take it again.
+        form["kept_photo"] = _keep(request, actor, assignment_id, code, folder, stored) if stored else ""
         response = _task_page(db, actor, board.get_assignment(db, actor, assignment_id), code, errors=e.errors,
                               form=form, status_code=503 if isinstance(e, evidence.PhotoBusy) else 400)
         if isinstance(e, evidence.PhotoBusy):
@@ -130,6 +135,46 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         response.delete_cookie(cookie, path="/")
         return response
     return see_other(f"/assignments/{assignment_id}?signed={code}")
+
+
+# A kept photo is named in the re-rendered form by a ticket the server signs: it holds the stored photo's
+# server-chosen names and hash, and is good only for the same person, sign-in, assignment and task, for a while.
+KEEP_SECONDS = evidence.PARKED_HOURS * 3600 // 2
+
+
+def _ticket_mac(request: Request, payload: str) -> str:
+    return hmac.new(settings_of(request).secret_key.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _ticket_owner(request: Request, actor: Actor, assignment_id: int, code: str) -> str:
+    session = request.cookies.get(session_cookie_name(settings_of(request)), "")
+    return hashlib.sha256(f"{actor.person_id}|{session}|{assignment_id}|{code}".encode()).hexdigest()
+
+
+def _keep(request: Request, actor: Actor, assignment_id: int, code: str, folder: Path, stored) -> str:
+    evidence.park_photo(folder, stored)
+    payload = base64.urlsafe_b64encode(json.dumps({
+        "photo": asdict(stored), "owner": _ticket_owner(request, actor, assignment_id, code),
+        "until": int(time.time()) + KEEP_SECONDS}).encode()).decode()
+    return f"{payload}.{_ticket_mac(request, payload)}"
+
+
+def _kept(request: Request, actor: Actor, assignment_id: int, code: str, ticket: str) -> evidence.StoredPhoto:
+    """The photo a ticket names, back beside the stored ones; a FormError when it cannot be used any more."""
+    payload, _, mac = ticket.partition(".")
+    try:
+        if not hmac.compare_digest(mac, _ticket_mac(request, payload)):
+            raise ValueError
+        kept = json.loads(base64.urlsafe_b64decode(payload))
+        photo = evidence.StoredPhoto(**kept["photo"])
+        usable = (kept["owner"] == _ticket_owner(request, actor, assignment_id, code)
+                  and kept["until"] >= time.time() and evidence.unpark_photo(Path(settings_of(request).upload_dir),
+                                                                             photo))
+    except (ValueError, TypeError, KeyError):
+        usable = False
+    if not usable:
+        raise FormError({"photo": "The photo from your first try is no longer kept; please attach it again."})
+    return photo
 
 
 def _count_wrong_pin(request: Request, db: Session, actor: Actor, error: FormError) -> None:
