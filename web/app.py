@@ -65,14 +65,17 @@ def _options_handlers(handlers: list) -> list:
     made = []
     for path, allowed in methods.items():
         if len(allowed) > 1 and "OPTIONS" not in allowed:
-            allow = ", ".join(sorted(allowed | {"OPTIONS"}))
-
-            def answer(allow: str = allow) -> Response:
-                return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
-
             made.append(route(path, http_method=[HttpMethod.OPTIONS], include_in_schema=False,
-                              sync_to_thread=False, name=f"options:{path}")(answer))
+                              sync_to_thread=False, name=f"options:{path}")(_allow(allowed | {"OPTIONS"})))
     return made
+
+
+def _allow(methods: set[str]):
+    def answer() -> Response:
+        return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
+
+    allow = ", ".join(sorted(methods))
+    return answer
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:

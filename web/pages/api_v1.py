@@ -418,9 +418,14 @@ def _on_already_signed(_request: Request, exc: signoffs.AlreadySigned) -> Respon
 def _on_invalid_body(_request: Request, exc: ValidationException) -> Response:
     """Body validation answers like a FormError: 422 with one message per field."""
     errors: dict[str, str] = {}
+    kinds = ("practice", "ready", "signoff", "countersign", "revoke", "comment")
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.setdefault(str(item.get("key", "")), str(item.get("message", "Invalid value")))
+            key, message = str(item.get("key", "")), str(item.get("message", "Invalid value"))
+            # An event's fields are reported under its kind ("signoff.rating"); a kind of no known event as "".
+            key = key.partition(".")[2] if key.startswith(tuple(k + "." for k in kinds)) else key
+            key = "kind" if not key and "'kind'" in message else key
+            errors.setdefault(key, message)
     return Response({"status_code": 422, "detail": "The request body is not valid.", "errors": errors},
                     status_code=422)
 
@@ -510,8 +515,7 @@ def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSON
             db.commit()
             raise
         db.commit()
-    except BaseException:
-        db.rollback()
+    except BaseException:  # nothing was written (the session is rolled back when the request ends)
         if stored:
             evidence.delete_photo(folder, stored)
         raise
