@@ -26,6 +26,7 @@ from sqlalchemy import event
 from mentoring.access.policy import load_actor
 from mentoring.people.models import Person
 from mentoring.progress import signoffs
+from mentoring.progress.evidence import Evidence
 from mentoring.progress.models import Assignment
 from web.app import create_app
 from web.db import Database
@@ -79,7 +80,7 @@ def add_progress(database: Database, s: Seed) -> dict[int, int]:
             practiced = [c for c in a.codes[1::7] if c not in signed]
             ready = [c for c in a.codes[2::11] if c not in signed]
             for code in a.codes[::3]:
-                signoffs.sign_off(db, mentor, a.id, code, rating=3, pin=None, note="Observed.",
+                signoffs.sign_off(db, mentor, a.id, code, rating=3, pin=None, evidence=Evidence(note="Observed."),
                                   device="bench setup")
             for code in practiced:
                 signoffs.log_practice(db, mentee, a.id, code, hours="1.5", note="Practised on the trainer.",

@@ -14,6 +14,7 @@ from mentoring.people.models import Membership, Organization, Person, Triad
 from mentoring.people.triads import EnrollmentIn, TriadIn
 from mentoring.progress import customize, signoffs
 from mentoring.progress.customize import AssignmentIn
+from mentoring.progress.evidence import Evidence
 from mentoring.progress.models import Assignment
 from tasklists import store
 
@@ -159,8 +160,8 @@ def _history(db: Session) -> None:
                                   at=moment)
             signoffs.request_signoff(db, as_mentee, assignment.id, task.code, at=moment + timedelta(hours=3))
             signoffs.sign_off(db, as_mentor, assignment.id, task.code, rating=rng.choice([3, 3, 4, 4, 5]), pin=None,
-                              ro_number=f"RO-{rng.randint(10000, 99999)}", device="shop tablet: Bay 2",
-                              at=moment + timedelta(days=1))
+                              evidence=Evidence(ro_number=f"RO-{rng.randint(10000, 99999)}"),
+                              device="shop tablet: Bay 2", at=moment + timedelta(days=1))
             if i % 6 == 0:
                 signoffs.countersign(db, as_manager, assignment.id, task.code, at=moment + timedelta(days=2))
         later = open_tasks[signed:signed + practising + ready]

@@ -378,3 +378,62 @@ def test_a_cookie_session_reads_and_writes_with_the_csrf_header(browser, clean_d
     ok = browser.client.post(url, json=body, headers={"x-csrftoken": browser.client.cookies["csrftoken"]})
     assert ok.status_code == 201, ok.text
     assert ok.json()["actor_name"] == "Tess Mentee"
+
+
+def _jpeg_base64() -> str:
+    import base64
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (20, 90, 200)).save(out, "JPEG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_a_sign_off_through_the_api_carries_a_photo_in_its_hash(client, clean_db, world, assigned, tokens, settings):
+    from mentoring.progress import signoffs
+    from mentoring.progress.models import EvidencePhoto
+
+    photo = {"content_type": "image/jpeg", "data_base64": _jpeg_base64()}
+    signed = post_event(client, tokens["mentor"], assigned.id, task_code="I.A.1", kind="signoff", rating=4,
+                        pin="2580", photo=photo)
+    assert signed.status_code == 201, signed.text
+    with clean_db.session() as db:
+        stored = db.exec(select(EvidencePhoto)).one()
+        event = db.get(ProgressEvent, stored.event_id)
+        assert event.hash == signed.json()["hash"] and signoffs.verify_chains(db) == []
+        assert signoffs.event_hash(event, []) != event.hash  # the photo's hash is part of the event's
+    assert (settings.upload_dir / stored.stored_name).exists()
+
+
+def test_api_photos_are_checked_after_who_may_sign(client, clean_db, world, assigned, tokens, settings):
+    before = count_rows(clean_db)
+    not_a_photo = {"content_type": "image/jpeg", "data_base64": "aGVsbG8gd29ybGQ="}
+    # Who may not sign learns nothing and costs no decode: 404 for another shop, 403 for the mentee.
+    assert post_event(client, tokens["other"], assigned.id, task_code="I.A.1", kind="signoff", rating=3, pin="2580",
+                      photo=not_a_photo).status_code == 404
+    assert post_event(client, tokens["mentee"], assigned.id, task_code="I.A.1", kind="signoff", rating=3, pin="2580",
+                      photo=not_a_photo).status_code == 403
+    refused = post_event(client, tokens["mentor"], assigned.id, task_code="I.A.1", kind="signoff", rating=3,
+                         pin="2580", photo=not_a_photo)
+    assert refused.status_code == 422 and "JPEG or PNG" in refused.json()["errors"]["photo"]
+    mislabelled = post_event(client, tokens["mentor"], assigned.id, task_code="I.A.1", kind="signoff", rating=3,
+                             pin="2580", photo={"content_type": "image/png", "data_base64": _jpeg_base64()})
+    assert mislabelled.status_code == 422 and "photo.content_type" in mislabelled.json()["errors"]
+    wrong_pin = post_event(client, tokens["mentor"], assigned.id, task_code="I.A.1", kind="signoff", rating=3,
+                           pin="1111", photo={"content_type": "image/jpeg", "data_base64": _jpeg_base64()})
+    assert wrong_pin.status_code == 422
+    assert count_rows(clean_db) == before | {"apitoken": before["apitoken"]}
+    assert not [p for p in settings.upload_dir.glob("*") if p.is_file()]  # nothing left on disk
+
+
+def test_options_names_every_method_of_the_events_resource(client, assigned):
+    response = client.options(f"{V1}/assignments/{assigned.id}/events")
+    assert response.status_code == 204 and response.headers["allow"] == "GET, OPTIONS, POST"
+
+
+def test_a_practice_event_without_hours_is_refused_by_the_schema(client, assigned, tokens):
+    schema = client.get("/api/schema/openapi.json").json()["components"]["schemas"]
+    assert "hours" in schema["PracticeIn"]["required"] and "pin" in schema["SignoffIn"]["required"]
+    response = post_event(client, tokens["mentee"], assigned.id, task_code="I.A.1", kind="practice", hours=None)
+    assert response.status_code == 422 and "hours" in response.json()["errors"]

@@ -76,12 +76,9 @@ def _jpeg() -> bytes:
 
 def _photo(db, settings, mentor: Actor, assignment_id: int, code: str) -> int:
     stored = evidence.store_photo(_jpeg(), settings.upload_dir)
-    event = signoffs.sign_off(db, mentor, assignment_id, code, rating=3, pin=None, photo_hashes=[stored.sha256])
-    photo = EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
-                          content_type=stored.content_type, size=stored.size, sha256=stored.sha256)
-    db.add(photo)
-    db.flush()
-    return photo.id
+    event = signoffs.sign_off(db, mentor, assignment_id, code, rating=3, pin=None,
+                              evidence=evidence.Evidence(photo=stored))
+    return db.exec(select(EvidencePhoto.id).where(EvidencePhoto.event_id == event.id)).one()
 
 
 @pytest.fixture

@@ -69,9 +69,7 @@ def objects(db, world, assigned, settings, clean_db):
     signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1", note="first try")
     signoffs.sign_off(db, mentor, assigned.id, "I.A.1", rating=4, pin=None)
     stored = evidence.store_photo(_jpeg(), settings.upload_dir)
-    event = signoffs.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None, photo_hashes=[stored.sha256])
-    db.add(EvidencePhoto(event_id=event.id, stored_name=stored.stored_name, thumb_name=stored.thumb_name,
-                         content_type=stored.content_type, size=stored.size, sha256=stored.sha256))
+    signoffs.sign_off(db, mentor, assigned.id, "I.A.3", rating=3, pin=None, evidence=evidence.Evidence(photo=stored))
     signoffs.comment(db, actor_for(clean_db, world.instructor), assigned.id, "I.A.1", note="Nice work.")
 
     triad = db.get(Triad, world.triad.id)

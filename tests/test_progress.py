@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from mentoring.errors import FormError, NotFound
 from mentoring.progress import signoffs
+from mentoring.progress.evidence import Evidence
 from mentoring.progress.models import ProgressEvent
 from mentoring.trail.models import AuditEntry
 from web.cli import main
@@ -28,7 +29,8 @@ def test_a_task_moves_from_practice_to_ready_to_signed(clean_db, world, assigned
     _write(clean_db, lambda db: signoffs.log_practice(db, mentee, assigned.id, "I.A.1", hours="1.5"))
     _write(clean_db, lambda db: signoffs.request_signoff(db, mentee, assigned.id, "I.A.1"))
     event = _write(clean_db, lambda db: signoffs.sign_off(db, mentor, assigned.id, "I.A.1", rating=4, pin="2580",
-                                                          ro_number="RO-1182", vin="1HGCM82633A004352"))
+                                                          evidence=Evidence(ro_number="RO-1182",
+                                                                            vin="1HGCM82633A004352")))
     assert (event.actor_name, event.meaning, event.rating, event.vin) == (
         "Milo Mentor", "performed and observed", 4, "1HGCM82633A004352")
     with clean_db.session() as db:

@@ -1,6 +1,7 @@
 """Sign-off pages: personal devices with a PIN, shop tablets, evidence, refusals and who sees what."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -251,3 +252,42 @@ def test_the_pin_is_typed_into_a_hidden_numeric_field(browser, world, assigned):
     browser.login(world.mentor.email)
     page = browser.get(f"/assignments/{assigned.id}/tasks/I.A.1").text
     assert 'name="pin" type="password"' in page and 'inputmode="numeric"' in page
+
+
+def test_a_wrong_vin_opens_the_evidence_section_and_keeps_the_photo(browser, world, assigned, clean_db, settings):
+    """Issue 14: on a tablet, a wrong VIN check digit hid its message in the closed section and dropped the photo."""
+    browser.login(world.mentor.email)
+    wrong = "1HGCM82633A004353"  # check digit should be 2... the 9th character is '3', expected another
+    refused = sign(browser, assigned, vin=wrong, ro_number="RO-7", files={"photo": ("bay.jpg", jpeg(), "image/jpeg")})
+    assert refused.status_code == 400
+    assert "check digit" in field_error(refused.text, "vin")
+    assert '<details class="extras" open>' in refused.text  # the marked field is in view
+    assert 'value="RO-7"' in refused.text and "Your photo is kept" in refused.text
+    ticket = re.search(r'name="kept_photo" value="([^"]+)"', refused.text).group(1)
+    with clean_db.session() as db:
+        assert db.exec(select(EvidencePhoto)).all() == [] and signoffs(clean_db) == []
+
+    # Corrected, without choosing the photo again: the kept one is signed with the task.
+    signed = sign(browser, assigned, vin="1HGCM82633A004352", ro_number="RO-7", kept_photo=ticket)
+    assert signed.status_code == 303, signed.text
+    with clean_db.session() as db:
+        photo = db.exec(select(EvidencePhoto)).one()
+        event = db.get(ProgressEvent, photo.event_id)
+    assert (event.kind, event.vin) == ("signoff", "1HGCM82633A004352")
+    assert (settings.upload_dir / photo.stored_name).exists()
+    from mentoring.progress import signoffs as rules
+    with clean_db.session() as db:
+        assert rules.verify_chains(db) == []  # the photo's hash is inside the event's
+
+
+def test_a_kept_photo_serves_only_its_own_sign_off(browser, other_browser, world, assigned, clean_db):
+    browser.login(world.mentor.email)
+    refused = sign(browser, assigned, vin="1HGCM82633A004353", files={"photo": ("bay.jpg", jpeg(), "image/jpeg")})
+    ticket = re.search(r'name="kept_photo" value="([^"]+)"', refused.text).group(1)
+    other_browser.login(world.mentor2.email)  # another mentor (another sign-in) cannot use the ticket
+    any_mentor_signs(clean_db, world.shop)
+    stolen = sign(other_browser, assigned, kept_photo=ticket)
+    assert stolen.status_code == 400 and "attach it again" in field_error(stolen.text, "photo")
+    forged = sign(browser, assigned, kept_photo=ticket[:-4] + "0000")
+    assert forged.status_code == 400 and "attach it again" in field_error(forged.text, "photo")
+    assert signoffs(clean_db) == []

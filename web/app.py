@@ -3,14 +3,16 @@
 import asyncio
 import gc
 import logging
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, MediaType, Response, Router, get, route
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import HttpMethod
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
@@ -58,12 +60,39 @@ def _documented(handler) -> bool:
     return any(p.startswith(("/api/", "/.well-known/", "/healthz")) or p.endswith(".json") for p in handler.paths)
 
 
+def _options_handlers(handlers: list) -> list:
+    """An OPTIONS handler for each path that several handlers share.
+
+    Litestar 2 makes one when a path's first handler is registered and never updates it, so its Allow header
+    names only that handler's methods (litestar issue #4169, fixed in 3.0). Registered first, these take the
+    place of Litestar's own; each names every method of its path."""
+    methods: dict[str, set[str]] = defaultdict(set)
+    for handler in handlers:
+        for path in handler.paths:
+            methods[path] |= set(handler.http_methods)
+    made = []
+    for path, allowed in methods.items():
+        if len(allowed) > 1 and "OPTIONS" not in allowed:
+            made.append(route(path, http_method=[HttpMethod.OPTIONS], include_in_schema=False,
+                              sync_to_thread=False, name=f"options:{path}")(_allow(allowed | {"OPTIONS"})))
+    return made
+
+
+def _allow(methods: set[str]):
+    def answer() -> Response:
+        return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
+
+    allow = ", ".join(sorted(methods))
+    return answer
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
     settings = settings or Settings()
     database = database or Database(settings.db_url)
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS]
+    handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[
             # One router per kind, so that Litestar registers each handler once: registering handlers that
@@ -95,6 +124,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         openapi_config=OpenAPIConfig(title="Workplace Mentoring", version="0.1.0", path="/api/schema",
                                      render_plugins=[JsonRenderPlugin()],
                                      components=Components(security_schemes=apidoc.SECURITY_SCHEMES)),
+        plugins=[apidoc.TaggedUnions()],
         exception_handlers=dict(errors.HANDLERS),
         state=State({"settings": settings, "database": database,
                      "photo_gate": evidence.DecodeGate(settings.photo_decodes, settings.photo_decode_wait_seconds)}),

@@ -10,6 +10,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +31,15 @@ __all__ = [
     "MAX_PIXELS",
     "THUMB_SIZE",
     "DecodeGate",
+    "Evidence",
     "PhotoBusy",
     "StoredPhoto",
     "delete_photo",
     "normalize_ro",
     "normalize_vin",
+    "park_photo",
     "store_photo",
+    "unpark_photo",
 ]
 
 # --- VIN -------------------------------------------------------------------------------------
@@ -127,6 +131,20 @@ class StoredPhoto:
     content_type: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a signer attaches to a sign-off, each part optional. signoffs.sign_off checks the texts and records
+    the photo's row with the event, its hash inside the event's, in the same transaction.
+
+    The photo comes already checked and stored (store_photo): decoding it takes far longer than signing, so it
+    happens before sign_off takes the assignment's lock, and only for callers allowed to sign there."""
+
+    note: str = ""
+    ro_number: str = ""
+    vin: str = ""
+    photo: StoredPhoto | None = None
 
 
 class PhotoBusy(FormError):
@@ -318,3 +336,49 @@ def delete_photo(folder: Path, photo: StoredPhoto) -> None:
     """Remove a stored photo and its thumbnail, e.g. when the sign-off's transaction rolled back."""
     for name in (photo.stored_name, photo.thumb_name):
         (folder / name).unlink(missing_ok=True)
+
+
+# --- Photos kept while a refused sign-off is corrected ---------------------------------------------
+# A sign-off refused for a wrong VIN or PIN keeps its photo, so that the mentor on the shop floor does not
+# have to take it again: the files wait in a folder of their own, and go back beside the stored photos
+# when the corrected form is sent. Nothing else reads that folder; what nobody comes back for is deleted.
+
+PARKED_HOURS = 1
+_NAME = re.compile(r"[0-9a-f]{32}(\.jpg|\.png|-thumb\.jpg)")
+
+
+def _parked(folder: Path) -> Path:
+    return folder / "parked"
+
+
+def park_photo(folder: Path, photo: StoredPhoto, *, now: float | None = None) -> None:
+    """Set a stored photo aside until its sign-off is sent again; clear out ones left longer than PARKED_HOURS."""
+    parked = _parked(folder)
+    parked.mkdir(parents=True, exist_ok=True)
+    for name in (photo.stored_name, photo.thumb_name):
+        os.replace(folder / name, parked / name)
+    cutoff = (now if now is not None else time.time()) - PARKED_HOURS * 3600
+    for old in parked.iterdir():
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:  # another request cleared it first
+            pass
+
+
+def unpark_photo(folder: Path, photo: StoredPhoto) -> bool:
+    """Put a parked photo back beside the stored ones; False when it is gone (cleared out, or used already)."""
+    names = (photo.stored_name, photo.thumb_name)
+    if not all(_NAME.fullmatch(name) for name in names):
+        return False
+    parked = _parked(folder)
+    try:
+        os.replace(parked / photo.stored_name, folder / photo.stored_name)
+    except FileNotFoundError:
+        return False
+    try:
+        os.replace(parked / photo.thumb_name, folder / photo.thumb_name)
+    except FileNotFoundError:
+        (folder / photo.stored_name).unlink(missing_ok=True)
+        return False
+    return True

@@ -19,7 +19,8 @@ from mentoring.access.throttle import Limits
 from mentoring.clock import utcnow
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
-from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.evidence import Evidence, normalize_ro, normalize_vin
+from mentoring.progress.models import Assignment, EvidencePhoto, ProgressEvent
 from mentoring.progress.tablet_turns import SigningWindow, check_window
 from mentoring.trail import audit
 from tasklists.models import ShopTask
@@ -157,8 +158,6 @@ class BrokenLink:
 
 def verify_chains(db: Session) -> list[BrokenLink]:
     """Recompute every chain; report the first broken link of each assignment."""
-    from mentoring.progress.models import EvidencePhoto
-
     photos: dict[int, list[str]] = {}
     for event_id, digest in db.exec(select(EvidencePhoto.event_id, EvidencePhoto.sha256)).all():
         photos.setdefault(event_id, []).append(digest)
@@ -315,14 +314,13 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
 
 
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
-             note: str = "", ro_number: str = "", vin: str = "", device: str = "", photo_hashes=(),
-             at: datetime | None = None, pin_limits: Limits = Limits(),
-             window: SigningWindow | None = None) -> ProgressEvent:
-    """Record a mentor's signature. pin=None means the caller already checked two factors (shop tablet), or,
-    with a `window`, that this is a later signing in a tablet turn's multi-sign window (tablet_turns.py).
+             evidence: Evidence = Evidence(), device: str = "", at: datetime | None = None,
+             pin_limits: Limits = Limits(), window: SigningWindow | None = None) -> ProgressEvent:
+    """Record a mentor's signature with its evidence; the photo's row is written with the event, whose hash
+    covers the photo's. pin=None means the caller already checked two factors (shop tablet), or, with a
+    `window`, that this is a later signing in a tablet turn's multi-sign window (tablet_turns.py).
 
     `at` is for loading history (the demo); pages and the API always sign at the server's time."""
-    from mentoring.progress.evidence import normalize_ro, normalize_vin
 
     if pin is not None:  # before the lock: hashing the PIN is the slow part
         check_signing_pin(db, actor, pin, limits=pin_limits)
@@ -344,9 +342,17 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         rating = 0
     if rating not in RATINGS:
         raise FormError({"rating": "Choose a rating from 1 to 5."})
-    fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(note, 1000, "note"),
-                  ro_number=normalize_ro(ro_number), vin=normalize_vin(vin), in_window=window is not None)
-    return _append(db, actor, ctx, "signoff", device=device, photo_hashes=photo_hashes, at=at, **fields)
+    fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(evidence.note, 1000, "note"),
+                  ro_number=normalize_ro(evidence.ro_number), vin=normalize_vin(evidence.vin),
+                  in_window=window is not None)
+    photo = evidence.photo
+    event = _append(db, actor, ctx, "signoff", device=device, photo_hashes=[photo.sha256] if photo else [], at=at,
+                    **fields)
+    if photo:
+        db.add(EvidencePhoto(event_id=event.id, stored_name=photo.stored_name, thumb_name=photo.thumb_name,
+                             content_type=photo.content_type, size=photo.size, sha256=photo.sha256))
+        db.flush()
+    return event
 
 
 def _who_signs(shop: Organization) -> str:
@@ -467,8 +473,8 @@ def sign_off_group(db: Session, actor: Actor, assignment_ids: list[int], code: s
         assignment = db.get(Assignment, assignment_id)
         name = db.get(Person, assignment.mentee_id).full_name if assignment else "?"
         try:
-            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, note=note, device=device,
-                             window=window)  # in a tablet turn's window: its mentee only
+            event = sign_off(db, actor, assignment_id, code, rating=rating, pin=None, evidence=Evidence(note=note),
+                             device=device, window=window)  # in a tablet turn's window: its mentee only
             results.append(GroupResult(assignment_id, name, event))
         except (AlreadySigned, FormError, NotFound, Forbidden) as refused:
             message = str(refused)

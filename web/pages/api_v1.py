@@ -6,9 +6,11 @@ endpoints; a cookie-authenticated write must then carry the CSRF token in `x-csr
 Errors answer {"status_code", "detail", "errors"?}.
 """
 
+import base64
 import secrets
 from datetime import UTC, date, datetime
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -16,7 +18,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 from sqlmodel import Session, select
 
 from mentoring.access import apitokens, policy
@@ -26,7 +28,7 @@ from mentoring.access.throttle import Limits
 from mentoring.errors import FormError
 from mentoring.people import roster
 from mentoring.people.models import Organization, Person
-from mentoring.progress import board, signoffs
+from mentoring.progress import board, evidence, signoffs
 from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists.models import ShopTaskList, ShopTaskListVersion
 from web.apidoc import SECURITY, errors
@@ -37,6 +39,9 @@ Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
 
 DEVICE = "api"
+PHOTO_BASE64_CHARS = -(-evidence.MAX_PHOTO_BYTES // 3) * 4
+# A photo travels base64 inside the JSON: 4/3 of its size, plus the rest of the event.
+EVENT_BODY_BYTES = PHOTO_BASE64_CHARS + 64 * 1024
 TAGS = ["API v1"]
 
 
@@ -201,16 +206,82 @@ class EventOut(BaseModel):
     prev_hash: str
 
 
-class EventIn(BaseModel):
-    task_code: str = Field(max_length=40)
-    kind: Literal["practice", "ready", "signoff", "countersign", "revoke", "comment"]
-    rating: int | str | None = Field(default=None, description="signoff: 1 to 5.")
-    pin: str | None = Field(default=None, description="signoff: the signer's sign-off PIN (required).")
-    hours: float | str | None = Field(default=None, description="practice: hours practised, 0.1 to 12.")
-    note: str = Field(default="", description="practice, signoff, comment.")
-    reason: str = Field(default="", description="revoke: why the sign-off is revoked.")
-    ro_number: str = Field(default="", description="signoff: repair-order number.")
-    vin: str = Field(default="", description="signoff: vehicle identification number.")
+# What a new event needs depends on its kind: one model per kind, told apart by `kind`, so that the schema states
+# each kind's required fields and their limits, and a body the schema accepts passes the API's own validation.
+# strict: a number sent as a string is refused, as the schema says. What no schema can know is still checked by
+# the rules (the PIN, the VIN's check digit, the photo's content, the task's state) and answers 422 or 409.
+Strict = ConfigDict(strict=True)
+TaskCode = Annotated[str, Field(min_length=1, max_length=40, description="The task's code, e.g. I.A.1.")]
+Note = Annotated[str, Field(max_length=1000)]
+# Litestar puts a pattern in the schema only from StringConstraints, not from Field(pattern=...).
+NOT_BLANK = r"[^\s\x1c-\x1f]"  # at least one character the server does not trim away
+BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+class PracticeIn(BaseModel):
+    model_config = Strict
+    kind: Literal["practice"]
+    task_code: TaskCode
+    hours: float = Field(ge=0.1, le=12, allow_inf_nan=False, description="Hours practised, 0.1 to 12.")
+    note: Note = Field(default="", description="What was practised.")
+
+
+class ReadyIn(BaseModel):
+    model_config = Strict
+    kind: Literal["ready"]
+    task_code: TaskCode
+
+
+class PhotoIn(BaseModel):
+    model_config = Strict
+    content_type: Literal["image/jpeg", "image/png"] = Field(
+        description="What the photo is; the server checks it against the photo's content.")
+    data_base64: Annotated[str, StringConstraints(min_length=4, max_length=PHOTO_BASE64_CHARS, pattern=BASE64)] = (
+        Field(json_schema_extra={"contentEncoding": "base64"},
+              description=f"The photo file, base64 (standard alphabet, padded); at most "
+                          f"{evidence.MAX_PHOTO_BYTES // (1024 * 1024)} MB once decoded. It is re-encoded without "
+                          "its metadata (location, camera) before it is stored."))
+
+
+class SignoffIn(BaseModel):
+    model_config = Strict
+    kind: Literal["signoff"]
+    task_code: TaskCode
+    rating: int = Field(ge=1, le=5, description="1 Cannot perform yet … 5 Can teach others.")
+    pin: str = Field(min_length=1, max_length=64, description="The signer's sign-off PIN: the second factor.")
+    note: Note = ""
+    ro_number: Annotated[str, StringConstraints(max_length=30, pattern=r"^[A-Za-z0-9/-]*$")] = Field(
+        default="", description="Repair-order number: letters, digits, '-' and '/'.")
+    vin: Annotated[str, StringConstraints(pattern=r"^([A-HJ-NPR-Za-hj-npr-z0-9]{17})?$")] = Field(
+        default="", description="Vehicle identification number, 17 characters; the check digit is checked for "
+                                "North American VINs.")
+    photo: PhotoIn | None = Field(default=None, description="A photo of the work, signed with the event.")
+
+
+class CountersignIn(BaseModel):
+    model_config = Strict
+    kind: Literal["countersign"]
+    task_code: TaskCode
+
+
+class RevokeIn(BaseModel):
+    model_config = Strict
+    kind: Literal["revoke"]
+    task_code: TaskCode
+    reason: Annotated[str, StringConstraints(max_length=300, pattern=NOT_BLANK)] = Field(
+        description="Why the sign-off is revoked; kept with the record.")
+
+
+class CommentIn(BaseModel):
+    model_config = Strict
+    kind: Literal["comment"]
+    task_code: TaskCode
+    note: Annotated[str, StringConstraints(max_length=1000, pattern=NOT_BLANK)]
+
+
+class EventIn(RootModel[Annotated[PracticeIn | ReadyIn | SignoffIn | CountersignIn | RevokeIn | CommentIn,
+                                   Field(discriminator="kind")]]):
+    """One model around the union: Litestar reads a request body into one model, not into a union of them."""
 
 
 class AlreadySignedOut(BaseModel):
@@ -331,48 +402,102 @@ def _on_already_signed(_request: Request, exc: signoffs.AlreadySigned) -> Respon
 def _on_invalid_body(_request: Request, exc: ValidationException) -> Response:
     """Body validation answers like a FormError: 422 with one message per field."""
     errors: dict[str, str] = {}
+    kinds = ("practice", "ready", "signoff", "countersign", "revoke", "comment")
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.setdefault(str(item.get("key", "")), str(item.get("message", "Invalid value")))
+            key, message = str(item.get("key", "")), str(item.get("message", "Invalid value"))
+            # An event's fields are reported under its kind ("signoff.rating"); a kind of no known event as "".
+            key = key.partition(".")[2] if key.startswith(tuple(k + "." for k in kinds)) else key
+            key = "kind" if not key and "'kind'" in message else key
+            errors.setdefault(key, message)
     return Response({"status_code": 422, "detail": "The request body is not valid.", "errors": errors},
                     status_code=422)
 
 
-def _add_event(db: Session, actor: Actor, assignment: Assignment, data: EventIn, pins: Limits) -> ProgressEvent:
+def _add_event(db: Session, actor: Actor, assignment: Assignment, data, photo, pins: Limits) -> ProgressEvent:
     aid, code = assignment.id, data.task_code
-    match data.kind:
-        case "practice":
-            hours = "" if data.hours is None else data.hours
-            return signoffs.log_practice(db, actor, aid, code, hours=hours, note=data.note, device=DEVICE)
-        case "ready":
+    match data:
+        case PracticeIn():
+            return signoffs.log_practice(db, actor, aid, code, hours=data.hours, note=data.note, device=DEVICE)
+        case ReadyIn():
             return signoffs.request_signoff(db, actor, aid, code, device=DEVICE)
-        case "signoff":
+        case SignoffIn():
             # No shared tablet here: the PIN is always the second factor.
-            return signoffs.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin or "", note=data.note,
-                                     ro_number=data.ro_number, vin=data.vin, device=DEVICE,
+            return signoffs.sign_off(db, actor, aid, code, rating=data.rating, pin=data.pin, device=DEVICE,
+                                     evidence=evidence.Evidence(note=data.note, ro_number=data.ro_number,
+                                                                vin=data.vin, photo=photo),
                                      pin_limits=pins)
-        case "countersign":
+        case CountersignIn():
             return signoffs.countersign(db, actor, aid, code, device=DEVICE)
-        case "revoke":
+        case RevokeIn():
             return signoffs.revoke(db, actor, aid, code, reason=data.reason, device=DEVICE)
-        case "comment":
+        case CommentIn():
             return signoffs.comment(db, actor, aid, code, note=data.note, device=DEVICE)
-    raise FormError({"kind": "Unknown kind."})  # pragma: no cover - the model allows only the kinds above
+    raise FormError({"kind": "Unknown kind."})  # pragma: no cover - the union allows only the kinds above
+
+
+def _check_signer_before_photo(request: Request, assignment_id: int) -> None:
+    """Who may sign here, checked before a photo is decoded (far costlier than these lookups), in a read session
+    of its own: on SQLite the request's own session holds the write lock once the token's use is recorded, and
+    no decode should run under it. add_event checks everything again with the change."""
+    with database_of(request).session() as reader:
+        raw = _bearer(request)
+        if raw is None:
+            actor = current_actor(request)
+        else:
+            token = apitokens.find_token(reader, raw)
+            actor = apitokens.actor_of(reader, token) if token else None
+        if actor is None:
+            raise _unauthorized("Send an API token (Authorization: Bearer mtk_…) or sign in.")
+        _require_csrf_without_token(request)
+        signoffs.get_assignment_to_sign(reader, actor, _assignment(reader, actor, assignment_id).id)
+
+
+def _store_photo(request: Request, photo: PhotoIn) -> evidence.StoredPhoto:
+    raw = base64.b64decode(photo.data_base64)  # the schema's pattern admits only well-formed base64
+    stored = evidence.store_photo(raw, Path(settings_of(request).upload_dir), gate=request.app.state.photo_gate)
+    if stored.content_type != photo.content_type:
+        evidence.delete_photo(Path(settings_of(request).upload_dir), stored)
+        raise FormError({"photo.content_type": f"The photo is {stored.content_type}, not {photo.content_type}."})
+    return stored
+
+
+def _busy(exc: evidence.PhotoBusy) -> Response:
+    return Response({"status_code": 503, "detail": " ".join(exc.errors.values()), "errors": exc.errors},
+                    status_code=503, headers={"Retry-After": str(exc.retry_after)})
 
 
 @post("/api/v1/assignments/{assignment_id:int}/events", sync_to_thread=True, tags=TAGS, status_code=201,
-      exclude_from_csrf=True,
+      exclude_from_csrf=True, request_max_body_size=EVENT_BODY_BYTES,
       exception_handlers={signoffs.AlreadySigned: _on_already_signed, ValidationException: _on_invalid_body},
-      security=SECURITY, responses={**errors(400, 401, 403, 404, 413, 422, 429),
+      security=SECURITY, responses={**errors(400, 401, 403, 404, 413, 422, 429, 503),
                                    409: ResponseSpec(data_container=AlreadySignedOut,
                                                      description="Someone signed the task first.")})
 def add_event(request: Request, db: Db, assignment_id: FromPath[int], data: JSONBody[EventIn]) -> EventOut:
-    """Add one progress event under the same rules as the pages. A sign-off needs the signer's PIN."""
-    actor = api_actor(request, db)
-    _require_csrf_without_token(request)
-    assignment = _assignment(db, actor, assignment_id)
-    event = _add_event(db, actor, assignment, data, pin_limits(request.app.state.settings))
-    db.commit()
+    """Add one progress event under the same rules as the pages; `kind` says which fields it takes.
+
+    A sign-off needs the signer's PIN and may carry a photo (base64 in the JSON). A request the schema accepts
+    can still be refused with 422 for what only the server knows: a wrong PIN, a VIN whose check digit is wrong,
+    a file that is not a JPEG or PNG photo, a task not applicable at the shop or not in a state for this kind."""
+    data = data.root
+    folder = Path(settings_of(request).upload_dir)
+    stored = None
+    if isinstance(data, SignoffIn) and data.photo is not None:
+        _check_signer_before_photo(request, assignment_id)
+        try:
+            stored = _store_photo(request, data.photo)
+        except evidence.PhotoBusy as busy:
+            return _busy(busy)
+    try:
+        actor = api_actor(request, db)
+        _require_csrf_without_token(request)
+        assignment = _assignment(db, actor, assignment_id)
+        event = _add_event(db, actor, assignment, data, stored, pin_limits(request.app.state.settings))
+        db.commit()
+    except BaseException:  # nothing was written (the session is rolled back when the request ends)
+        if stored:
+            evidence.delete_photo(folder, stored)
+        raise
     return _event_out(event)
 
 

@@ -237,7 +237,8 @@ def org_keys(db: Db, org_id: FromPath[int]) -> Response:
     return Response(keys.jwks(db, org_id), headers=PUBLIC_JSON)
 
 
-@get("/orgs/{org_id:int}/did.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
+@get("/orgs/{org_id:int}/did.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404),
+     media_type="application/did+json")  # the schema names the type the document is served as
 def did_document(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
     stored = keys.stored_key(db, org_id)
