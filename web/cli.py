@@ -11,9 +11,9 @@ from sqlmodel import select
 from mentoring import demo
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, parse_input
-from mentoring.people import accounts
+from mentoring.people import accounts, roster
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
-from mentoring.people.models import Membership, Organization, Person
+from mentoring.people.models import Organization, Person
 from mentoring.progress.models import ProgressEvent
 from mentoring.words import plural
 from tasklists import store
@@ -275,12 +275,7 @@ def users_list() -> None:
     _, database = _setup()
     with database.session() as db:
         people = db.exec(select(Person).order_by(Person.full_name)).all()
-        roles: dict[int, dict[str, list[str]]] = {}
-        for person_id, org_name, role in db.exec(
-                select(Membership.person_id, Organization.name, Membership.role)
-                .join(Organization, Organization.id == Membership.organization_id)
-                .order_by(Organization.name, Membership.role)).all():
-            roles.setdefault(person_id, {}).setdefault(org_name, []).append(role)
+        roles = roster.roles_by_person(db)
     for p in people:
         held = "; ".join(f"{org}: {', '.join(names)}" for org, names in roles.get(p.id, {}).items())
         flags = " (site operator)" if p.is_superuser else ""

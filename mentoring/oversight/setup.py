@@ -6,7 +6,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from mentoring.access.models import TabletDevice
-from mentoring.people.models import Enrollment, Membership, Organization, Triad
+from mentoring.people import roster
+from mentoring.people.models import Organization, Triad
 from mentoring.progress.models import Assignment
 from tasklists.models import ShopTaskList, ShopTaskListVersion
 
@@ -26,8 +27,7 @@ def checklist(db: Session, shop: Organization) -> list[Step]:
     def count(query) -> int:
         return db.exec(query).one()
 
-    roles = dict(db.exec(select(Membership.role, func.count()).where(Membership.organization_id == shop.id)
-                         .group_by(Membership.role)).all())
+    roles = roster.role_counts(db, shop.id)
     people = all(roles.get(r) for r in ("mentee", "mentor", "manager"))
     triads = count(select(func.count()).select_from(Triad).where(Triad.shop_id == shop.id))
     published = count(select(func.count()).select_from(ShopTaskListVersion)
@@ -35,7 +35,7 @@ def checklist(db: Session, shop: Organization) -> list[Step]:
                       .where(ShopTaskList.shop_id == shop.id, ShopTaskListVersion.published_at.is_not(None)))
     assigned = count(select(func.count()).select_from(Assignment).where(Assignment.shop_id == shop.id))
     tablets = count(select(func.count()).select_from(TabletDevice).where(TabletDevice.shop_id == shop.id))
-    enrolled = count(select(func.count()).select_from(Enrollment).where(Enrollment.shop_id == shop.id))
+    enrolled = roster.enrollment_count(db, shop.id)
     s = shop.id
     return [
         Step("people", "Add a mentee, a mentor and a manager", people, True, "",

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -138,3 +139,24 @@ def memberships_of(db: Session, person_id: int) -> list[tuple[Membership, Organi
                         .order_by(Organization.name)).all())
 
 
+
+
+def role_counts(db: Session, org_id: int) -> dict[str, int]:
+    """How many people hold each role at an organization."""
+    return dict(db.exec(select(Membership.role, func.count()).where(Membership.organization_id == org_id)
+                        .group_by(Membership.role)).all())
+
+
+def enrollment_count(db: Session, shop_id: int) -> int:
+    return db.exec(select(func.count()).select_from(Enrollment).where(Enrollment.shop_id == shop_id)).one()
+
+
+def roles_by_person(db: Session) -> dict[int, dict[str, list[str]]]:
+    """Every person's roles, by organization name: {person_id: {org name: [role, …]}}."""
+    roles: dict[int, dict[str, list[str]]] = {}
+    for person_id, org_name, role in db.exec(
+            select(Membership.person_id, Organization.name, Membership.role)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .order_by(Organization.name, Membership.role)).all():
+        roles.setdefault(person_id, {}).setdefault(org_name, []).append(role)
+    return roles
