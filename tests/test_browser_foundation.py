@@ -51,5 +51,5 @@ def test_an_admin_adds_a_mentor_after_fixing_a_mistake(tablet, live_server, worl
     assert tablet.input_value("#f-full_name") == "Rita Ramos"
     tablet.fill("#f-email", "rita.ramos@example.com")
     tablet.click("button.primary")
-    tablet.wait_for_url(f"{live_server.url}/admin/orgs/{world.shop.id}")
+    tablet.wait_for_url(f"{live_server.url}/admin/orgs/{world.shop.id}?done=person-added")
     assert "Rita Ramos" in tablet.inner_text("main")

@@ -27,7 +27,7 @@ def test_a_manager_customizes_and_publishes_while_the_assignment_keeps_its_versi
     page.goto(f"{url}/shops/{world.shop.id}/tasklists")
     automobile = page.locator("#f-template_id option", has_text="Automobile").inner_text()
     page.select_option("#f-template_id", label=automobile)
-    page.fill("#f-level", "MLR")
+    page.select_option("#f-level", "MLR")
     page.fill("#f-name", "Riverside MLR")
     with page.expect_navigation():
         page.click("text=Start list")

@@ -105,7 +105,7 @@ def objects(db, world, assigned, settings, clean_db):
                  "person_id": world.mentee.id, "triad_id": world.triad.id, "list_id": ours_list,
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
-                 "file_path": "app.css"},
+                 "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link"},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,

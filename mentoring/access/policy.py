@@ -234,28 +234,25 @@ def require_account_manager(db: Session, actor: Actor, person: Person) -> None:
                         "email, password or PIN. You can still change or end their roles at your organization.")
 
 
-def get_triad_for_manager(db: Session, actor: Actor, triad_id: int) -> Triad:
-    triad = db.get(Triad, triad_id)
-    if triad is None:
+def _get_then(db: Session, model, object_id: int, check):
+    """An object by id, after `check` (a policy getter) passes for it; 404 when there is none."""
+    found = db.get(model, object_id)
+    if found is None:
         raise NotFound
-    get_shop_for_manager(db, actor, triad.shop_id)
-    return triad
+    check(found)
+    return found
+
+
+def get_triad_for_manager(db: Session, actor: Actor, triad_id: int) -> Triad:
+    return _get_then(db, Triad, triad_id, lambda t: get_shop_for_manager(db, actor, t.shop_id))
 
 
 def get_membership_for_admin(db: Session, actor: Actor, membership_id: int) -> Membership:
-    membership = db.get(Membership, membership_id)
-    if membership is None:
-        raise NotFound
-    get_org_for_admin(db, actor, membership.organization_id)
-    return membership
+    return _get_then(db, Membership, membership_id, lambda m: get_org_for_admin(db, actor, m.organization_id))
 
 
 def get_enrollment_for_manager(db: Session, actor: Actor, enrollment_id: int) -> Enrollment:
-    enrollment = db.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound
-    get_shop_for_manager(db, actor, enrollment.shop_id)
-    return enrollment
+    return _get_then(db, Enrollment, enrollment_id, lambda e: get_shop_for_manager(db, actor, e.shop_id))
 
 
 # --- mentees -----------------------------------------------------------------

@@ -5,7 +5,10 @@ message a technician can act on. Photos follow OWASP ASVS V5 (uploads): size lim
 by content, re-encoded, server-chosen file names.
 """
 
+import base64
 import hashlib
+import hmac
+import json
 import os
 import re
 import tempfile
@@ -15,7 +18,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
@@ -382,3 +385,40 @@ def unpark_photo(folder: Path, photo: StoredPhoto) -> bool:
         (folder / photo.stored_name).unlink(missing_ok=True)
         return False
     return True
+
+
+# The re-rendered form names a kept photo by a ticket the server signs: it holds the stored photo's
+# server-chosen names and hash, and is good only for its owner (the caller's digest of who signs, in which
+# sign-in, for which task) for half the time the file is kept.
+KEEP_SECONDS = PARKED_HOURS * 3600 // 2
+PHOTO_GONE = "The photo from your first try is no longer kept; please attach it again."
+
+
+def _mac(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def keep_photo(folder: Path, photo: StoredPhoto, *, secret: str, owner: str) -> str:
+    """Park a refused sign-off's photo and return the ticket that brings it back."""
+    park_photo(folder, photo)
+    payload = base64.urlsafe_b64encode(json.dumps({
+        "photo": asdict(photo), "owner": hashlib.sha256(owner.encode()).hexdigest(),
+        "until": int(time.time()) + KEEP_SECONDS}).encode()).decode()
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def kept_photo(folder: Path, ticket: str, *, secret: str, owner: str) -> StoredPhoto:
+    """The photo a ticket names, back beside the stored ones; a FormError when it cannot be used any more."""
+    payload, _, mac = ticket.partition(".")
+    try:
+        if not hmac.compare_digest(mac, _mac(secret, payload)):
+            raise ValueError
+        kept = json.loads(base64.urlsafe_b64decode(payload))
+        photo = StoredPhoto(**kept["photo"])
+        usable = (kept["owner"] == hashlib.sha256(owner.encode()).hexdigest() and kept["until"] >= time.time()
+                  and unpark_photo(folder, photo))
+    except (ValueError, TypeError, KeyError):
+        usable = False
+    if not usable:
+        raise FormError({"photo": PHOTO_GONE})
+    return photo

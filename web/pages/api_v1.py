@@ -218,18 +218,20 @@ NOT_BLANK = r"[^\s\x1c-\x1f]"  # at least one character the server does not trim
 BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
-class PracticeIn(BaseModel):
+class _OnTask(BaseModel):
+    """What every kind of event names: the task, by its code on the assignment's list."""
     model_config = Strict
-    kind: Literal["practice"]
     task_code: TaskCode
+
+
+class PracticeIn(_OnTask):
+    kind: Literal["practice"]
     hours: float = Field(ge=0.1, le=12, allow_inf_nan=False, description="Hours practised, 0.1 to 12.")
     note: Note = Field(default="", description="What was practised.")
 
 
-class ReadyIn(BaseModel):
-    model_config = Strict
+class ReadyIn(_OnTask):
     kind: Literal["ready"]
-    task_code: TaskCode
 
 
 class PhotoIn(BaseModel):
@@ -243,10 +245,8 @@ class PhotoIn(BaseModel):
                           "its metadata (location, camera) before it is stored."))
 
 
-class SignoffIn(BaseModel):
-    model_config = Strict
+class SignoffIn(_OnTask):
     kind: Literal["signoff"]
-    task_code: TaskCode
     rating: int = Field(ge=1, le=5, description="1 Cannot perform yet … 5 Can teach others.")
     pin: str = Field(min_length=1, max_length=64, description="The signer's sign-off PIN: the second factor.")
     note: Note = ""
@@ -258,24 +258,18 @@ class SignoffIn(BaseModel):
     photo: PhotoIn | None = Field(default=None, description="A photo of the work, signed with the event.")
 
 
-class CountersignIn(BaseModel):
-    model_config = Strict
+class CountersignIn(_OnTask):
     kind: Literal["countersign"]
-    task_code: TaskCode
 
 
-class RevokeIn(BaseModel):
-    model_config = Strict
+class RevokeIn(_OnTask):
     kind: Literal["revoke"]
-    task_code: TaskCode
     reason: Annotated[str, StringConstraints(max_length=300, pattern=NOT_BLANK)] = Field(
         description="Why the sign-off is revoked; kept with the record.")
 
 
-class CommentIn(BaseModel):
-    model_config = Strict
+class CommentIn(_OnTask):
     kind: Literal["comment"]
-    task_code: TaskCode
     note: Annotated[str, StringConstraints(max_length=1000, pattern=NOT_BLANK)]
 
 

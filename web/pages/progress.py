@@ -1,11 +1,6 @@
 """A mentee's task list, a task's page, and the events people add: practice, ready, sign-off and the rest."""
 
-import base64
-import hashlib
-import hmac
-import json
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -100,32 +95,25 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
     on_tablet = bool(request.state.get("tablet_name"))
     cookie = session_cookie_name(settings_of(request))
     window = sessions.window_of(db, request.cookies.get(cookie)) if on_tablet else None
+    secret, owner = settings_of(request).secret_key, _photo_owner(request, actor, assignment_id, code)
 
     def act() -> tuple[ProgressEvent, object]:
         if has_photo:
             stored.append(evidence.store_photo(data.photo.file, folder, gate=request.app.state.photo_gate))
         elif data.kept_photo:
-            stored.append(_kept(request, actor, assignment_id, code, data.kept_photo))
+            stored.append(evidence.kept_photo(folder, data.kept_photo, secret=secret, owner=owner))
         event = signoffs.sign_off(
             db, actor, assignment_id, code, rating=data.rating, pin=None if on_tablet else data.pin,
             evidence=evidence.Evidence(note=data.note, ro_number=data.ro_number, vin=data.vin,
                                        photo=stored[0] if stored else None),
             device=device_of(request), pin_limits=pin_limits(settings_of(request)), window=window)
-        kept = None
-        if on_tablet:  # a signature on a shared tablet ends the mentor's turn, in the same transaction,
-            kept = tablet_turns.window_after(db, event, window)  # unless the shop's multi-sign window keeps it
-            if kept:
-                sessions.keep_window(db, request.cookies.get(cookie), kept)
-            else:
-                sessions.end(db, request.cookies.get(cookie))
-        return event, kept
+        return event, _end_turn(request, db, event, window) if on_tablet else None
 
     def refused(e: FormError) -> Response:
         form = {k: v for k, v in vars(data).items() if k not in ("pin", "photo")}
-        form["kept_photo"] = ""
-        if stored and not isinstance(e, signoffs.AlreadySigned):
-            # The photo waits for the corrected form: a mentor at the car should not have to take it again.
-            form["kept_photo"] = _keep(request, actor, assignment_id, code, folder, stored.pop())
+        # The photo waits for the corrected form: a mentor at the car should not have to take it again.
+        keep = stored and not isinstance(e, signoffs.AlreadySigned)
+        form["kept_photo"] = evidence.keep_photo(folder, stored.pop(), secret=secret, owner=owner) if keep else ""
         _discard(folder, stored)
         return _task_refused(db, actor, board.get_assignment(db, actor, assignment_id), code, e, form)
 
@@ -145,44 +133,22 @@ def sign_off(request: Request, db: Db, actor: Me, assignment_id: FromPath[int], 
         raise
 
 
-# A kept photo is named in the re-rendered form by a ticket the server signs: it holds the stored photo's
-# server-chosen names and hash, and is good only for the same person, sign-in, assignment and task, for a while.
-KEEP_SECONDS = evidence.PARKED_HOURS * 3600 // 2
-
-
-def _ticket_mac(request: Request, payload: str) -> str:
-    return hmac.new(settings_of(request).secret_key.encode(), payload.encode(), hashlib.sha256).hexdigest()
-
-
-def _ticket_owner(request: Request, actor: Actor, assignment_id: int, code: str) -> str:
+def _photo_owner(request: Request, actor: Actor, assignment_id: int, code: str) -> str:
+    """Who a kept photo's ticket is good for: this signer, in this sign-in, for this task."""
     session = request.cookies.get(session_cookie_name(settings_of(request)), "")
-    return hashlib.sha256(f"{actor.person_id}|{session}|{assignment_id}|{code}".encode()).hexdigest()
+    return f"{actor.person_id}|{session}|{assignment_id}|{code}"
 
 
-def _keep(request: Request, actor: Actor, assignment_id: int, code: str, folder: Path, stored) -> str:
-    evidence.park_photo(folder, stored)
-    payload = base64.urlsafe_b64encode(json.dumps({
-        "photo": asdict(stored), "owner": _ticket_owner(request, actor, assignment_id, code),
-        "until": int(time.time()) + KEEP_SECONDS}).encode()).decode()
-    return f"{payload}.{_ticket_mac(request, payload)}"
-
-
-def _kept(request: Request, actor: Actor, assignment_id: int, code: str, ticket: str) -> evidence.StoredPhoto:
-    """The photo a ticket names, back beside the stored ones; a FormError when it cannot be used any more."""
-    payload, _, mac = ticket.partition(".")
-    try:
-        if not hmac.compare_digest(mac, _ticket_mac(request, payload)):
-            raise ValueError
-        kept = json.loads(base64.urlsafe_b64decode(payload))
-        photo = evidence.StoredPhoto(**kept["photo"])
-        usable = (kept["owner"] == _ticket_owner(request, actor, assignment_id, code)
-                  and kept["until"] >= time.time() and evidence.unpark_photo(Path(settings_of(request).upload_dir),
-                                                                             photo))
-    except (ValueError, TypeError, KeyError):
-        usable = False
-    if not usable:
-        raise FormError({"photo": "The photo from your first try is no longer kept; please attach it again."})
-    return photo
+def _end_turn(request: Request, db: Session, event: ProgressEvent, window):
+    """A signature on a shared tablet ends the mentor's turn, in the same transaction, unless the shop's
+    multi-sign window keeps it open for this mentee; returns that window, or None."""
+    cookie = request.cookies.get(session_cookie_name(settings_of(request)))
+    kept = tablet_turns.window_after(db, event, window)
+    if kept:
+        sessions.keep_window(db, cookie, kept)
+    else:
+        sessions.end(db, cookie)
+    return kept
 
 
 def _task_refused(db: Session, actor: Actor, assignment: Assignment, code: str, error: FormError,
