@@ -52,7 +52,7 @@ def waiting(db, world, assigned, clean_db):
 def test_each_person_sees_what_waits_for_them(browser, world, waiting):
     browser.login(world.mentor.email)
     page = browser.get("/inbox").text
-    assert "Tess Mentee: 1 task(s) ready for sign-off" in page and "Brakes check-in" in page
+    assert "Tess Mentee: 1 task ready for sign-off" in page and "Brakes check-in" in page
     assert "pay step" not in page.lower()
     browser.logout()
     browser.login(world.manager.email)
@@ -80,7 +80,7 @@ def test_digests_go_out_over_smtp_without_confidential_text(smtp_server, clean_d
     monkeypatch.setenv("MENTORING_DATABASE_URL", clean_db.url)
     result = CliRunner().invoke(cli.main, ["inbox", "digest"])
     assert result.exit_code == 0, result.output
-    assert "Sent 4 digest(s)" in result.output
+    assert "Sent 4 digests" in result.output
     by_recipient = {rcpt[0]: body for _, rcpt, body in mailbox.messages}
     # The shop's admin decides pay too, so the pay step reaches them; the review only its triad.
     assert set(by_recipient) == {world.mentor.email, world.manager.email, world.mentee.email, world.admin.email}

@@ -135,7 +135,7 @@ def test_an_invitation_is_listed_and_accepted(browser, world, ian, clean_db):
     assert "Pending invitations" in org_page.text and "ian@example.com" in org_page.text
     browser.client.cookies.clear()
     browser.login(ian.email)
-    assert "1 invitation(s)" in browser.get("/account").text
+    assert "1 invitation" in browser.get("/account").text
     assert "Riverside Toyota invites you to join as mentor" in browser.get("/inbox").text
     listed = browser.get("/invitations")
     assert listed.status_code == 200 and "Riverside Toyota" in listed.text
