@@ -62,3 +62,15 @@ def close_page(context, page) -> None:
     violations = page.csp_violations
     context.close()
     assert not violations, f"the page needed something the CSP forbids: {violations}"
+
+
+SIZES = [(1280, 800), (768, 1024), (390, 844)]  # desktop, shop tablet, phone
+
+
+def sign_in_page(page, url: str, email: str, password: str) -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(url + "/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")

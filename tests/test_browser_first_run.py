@@ -7,21 +7,16 @@ import pytest
 from mentoring.oversight import reviews
 from mentoring.people.models import Triad
 
-from .browser import close_page, open_page
+from .browser import SIZES, close_page, open_page, sign_in_page
 from .conftest import PASSWORD, actor_for
 from .test_browser_signoff import axe_violations
 
 pytestmark = pytest.mark.browser
 
-SIZES = [(1280, 800), (768, 1024), (390, 844)]
 
 
-def _sign_in(page, url, email):
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+def _sign_in(page, url, email, password=PASSWORD):
+    sign_in_page(page, url, email, password)
 
 
 @pytest.mark.parametrize("width, height", SIZES)

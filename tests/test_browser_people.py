@@ -7,22 +7,17 @@ from email import message_from_string
 
 import pytest
 
-from .browser import close_page, open_page
+from .browser import SIZES, close_page, open_page, sign_in_page
 from .conftest import PASSWORD
 from .test_browser_signoff import axe_violations
 from .test_people_onboarding import emailing, mailbox, new_shop  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
-SIZES = [(1280, 800), (768, 1024), (390, 844)]
 
 
 def _sign_in(page, url, email, password=PASSWORD):
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    sign_in_page(page, url, email, password)
 
 
 @pytest.mark.parametrize("width, height", SIZES)

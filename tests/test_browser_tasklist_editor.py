@@ -13,7 +13,7 @@ from mentoring.progress.models import Assignment
 from mentoring.trail.models import AuditEntry
 from tasklists import shoplists, store
 
-from .browser import close_page, open_page
+from .browser import close_page, open_page, sign_in_page
 from .conftest import PASSWORD
 from .test_browser_signoff import axe_violations
 
@@ -31,12 +31,8 @@ def draft(db, world):
     return task_list
 
 
-def _sign_in(page, url, email):
-    page.goto(url + "/login")
-    page.fill("#f-email", email)
-    page.fill("#f-password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+def _sign_in(page, url, email, password=PASSWORD):
+    sign_in_page(page, url, email, password)
 
 
 def _codes(database, list_id):

@@ -1,6 +1,7 @@
 """The inbox shows each person what waits for them; digests go out over SMTP only when it is configured."""
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -26,14 +27,23 @@ class Mailbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_server():
+@contextmanager
+def serving_mailbox():
+    """A real SMTP server on a free port that keeps what it receives; yields the mailbox and its URL."""
     mailbox = Mailbox()
     port = _free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield mailbox, f"smtp://127.0.0.1:{port}?from=mentoring@shop.example"
-    controller.stop()
+    try:
+        yield mailbox, f"smtp://127.0.0.1:{port}?from=mentoring@shop.example"
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with serving_mailbox() as served:
+        yield served
 
 
 @pytest.fixture

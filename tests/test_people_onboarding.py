@@ -6,7 +6,6 @@ import re
 from email import message_from_string
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from mentoring.access.policy import Actor
@@ -17,20 +16,16 @@ from mentoring.people.models import Invitation, Membership, Organization, Person
 
 from .browser import _free_port
 from .conftest import PASSWORD, count_rows, field_error
-from .test_inbox_digest import Mailbox
+from .test_inbox_digest import serving_mailbox
 
 CLI = Actor(None, "test", True)
 
 
 @pytest.fixture
 def mailbox():
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    box.url = f"smtp://127.0.0.1:{port}?from=mentoring@shop.example"
-    yield box
-    controller.stop()
+    with serving_mailbox() as (box, url):
+        box.url = url
+        yield box
 
 
 @pytest.fixture

@@ -105,7 +105,8 @@ def test_the_window_closes_after_its_minutes(browser, world, assigned, clean_db,
     assert len(signed(clean_db)) == 1
 
 
-def test_the_window_covers_only_the_mentee_just_signed(browser, world, db, assigned, clean_db):
+def _assign_second_mentee(db, world, assigned):
+    """The same list for the shop's second mentee, Uma."""
     from mentoring.access.policy import Actor
     from mentoring.people import roster
     from mentoring.progress import customize
@@ -114,6 +115,11 @@ def test_the_window_covers_only_the_mentee_just_signed(browser, world, db, assig
     other = customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
         triad_id=second_triad.id, version_id=assigned.version_id, start_date="2026-09-01"))
     db.commit()
+    return other
+
+
+def test_the_window_covers_only_the_mentee_just_signed(browser, world, db, assigned, clean_db):
+    other = _assign_second_mentee(db, world, assigned)
     # Milo may sign for Uma (any mentor signs here), but not inside a window opened for Tess.
     shop_options(clean_db, world.shop, tablet_window=True, any_mentor_signs=True)
     mentor_on_tablet(browser, world)
@@ -190,14 +196,7 @@ def test_the_practice_form_takes_a_day(browser, world, assigned, clean_db):
 
 
 def test_the_group_sign_off_keeps_to_the_windows_mentee(browser, world, db, assigned, clean_db):
-    from mentoring.access.policy import Actor
-    from mentoring.people import roster
-    from mentoring.progress import customize
-    from mentoring.progress.customize import AssignmentIn
-    second_triad = next(t for t in roster.triads_at(db, {world.shop.id}) if t.mentee.id == world.mentee2.id).triad
-    other = customize.assign(db, Actor(None, "t", True), world.shop, AssignmentIn(
-        triad_id=second_triad.id, version_id=assigned.version_id, start_date="2026-09-01"))
-    db.commit()
+    other = _assign_second_mentee(db, world, assigned)
     shop_options(clean_db, world.shop, tablet_window=True, any_mentor_signs=True)
     mentor_on_tablet(browser, world)
     sign(browser, assigned.id, "I.A.1")
