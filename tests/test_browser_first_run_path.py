@@ -22,8 +22,9 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
-from mentoring.people.models import Person
-from mentoring.progress.models import ProgressEvent
+from mentoring.progress.models import Assignment, ProgressEvent
+from tasklists import shoplists
+from tasklists.models import ShopTaskList
 
 from .browser import _free_port, close_page, open_page
 from .test_browser_signoff import axe_violations
@@ -243,11 +244,14 @@ def test_from_an_empty_database_to_a_verified_record(chromium, served, mailbox, 
         path.click(page, "button.primary")
         assert [m for m in mailbox.messages if m[1] == ["ivy@lakeview.example"]]
         path.act(page, "select_option", "#f-mentee_id", label="Tess Mentee", navigates=False)
+        path.act(page, "select_option", "#f-school_id", label="Lakeview College", navigates=False)
         path.act(page, "select_option", "#f-instructor_id", label="Ivy Instructor", navigates=False)
         path.click(page, "button:has-text('Enroll')")
 
         # 5. Tess's completion record: download the PDF and open the verification link printed in it.
         _menu(path, page, "Manager")
+        # Every first step is done, so the checklist is gone.
+        assert page.locator(".setup").count() == 0, page.locator(".setup li:not(.done)").all_inner_texts()
         path.click(page, "main a:has-text('Tess Mentee')")
         path.click(page, "text=Completion record and credentials")
         with page.expect_download() as download:
@@ -265,5 +269,10 @@ def test_from_an_empty_database_to_a_verified_record(chromium, served, mailbox, 
         events = db.exec(select(ProgressEvent).where(ProgressEvent.kind == "signoff")).all()
         assert sorted(e.task_code for e in events) == sorted(signed)
         assert {e.actor_name for e in events} == {"Milo Mentor"}
+        published, = [v for v in shoplists.versions(db, db.exec(select(ShopTaskList.id)).one()) if v.published_at]
+        tasks = shoplists.tasks(db, published.id)
+        assert sorted(t.code for t in tasks if t.not_applicable) == ["I.A.3", "I.A.4"]
+        assert [t.statement for t in tasks if t.template_task_id is None] == ["Walk a customer through the engine findings"]
+        assert len(db.exec(select(Assignment)).all()) == 2
     print(f"clicks at {width}x{height}: {path.clicks}")
     assert path.violations == [], path.violations
