@@ -25,13 +25,12 @@ from mentoring.progress.models import Assignment, ProgressEvent
 from tasklists import shoplists
 from tasklists.models import ShopTaskList
 
-from .browser import _free_port, close_page, open_page
+from .browser import SIZES, _free_port, close_page, open_page
 from .test_browser_signoff import axe_violations
 from .test_people_onboarding import mailbox  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
-SIZES = [(1280, 800), (768, 1024), (390, 844)]
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_PASSWORD = "owner-first-password"
 MENTOR_PASSWORD = "milo-picks-his-own"
