@@ -1,5 +1,7 @@
 """Admin pages create and edit people and roles; bad input re-renders with field errors and writes nothing."""
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -244,3 +246,19 @@ def test_an_admin_turns_on_safety_first(browser, world, clean_db):
     assert response.status_code == 303
     with clean_db.session() as db:
         assert db.get(Organization, world.shop.id).safety_first
+
+
+def test_a_single_school_program_is_already_chosen_on_the_enrollment_form(browser, world, db):
+    from mentoring.people import accounts
+    from mentoring.people.accounts import OrganizationIn
+
+    def school_options() -> list[str]:
+        page = browser.get(f"/admin/orgs/{world.shop.id}/enrollments/new").text
+        select = re.search(r'<select id="f-school_id".*?</select>', page, re.S).group(0)
+        return re.findall(r'<option value="([^"]*)"', select)
+
+    browser.login(world.manager.email)
+    assert school_options() == [str(world.school.id)]  # no "Choose…": the browser submits the only school
+    accounts.create_organization(db, None, OrganizationIn(name="Eastfield Tech", kind="school"))
+    db.commit()
+    assert school_options()[0] == ""
