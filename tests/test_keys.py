@@ -234,6 +234,9 @@ def test_rotation_keeps_old_credentials_valid_and_revocation_from_a_date_untrust
     jwks_kids = {k["kid"] for k in browser.get(f"/orgs/{org}/jwks.json").json()["keys"]}
     assert keys.verification_method(BASE, replacement) in jwks_kids and not set(revoked_methods) & jwks_kids
 
+    (tmp_path / "after.jwt").write_text(after.token)
+    out = cli("verify", str(tmp_path / "after.jwt"), code=1)
+    assert out.startswith("NOT AUTHENTIC (credential, untrusted): Untrusted: signed with a key the issuer revoked")
     browser.get("/verify")
     page = browser.client.post("/verify", data={"_csrf_token": browser.client.cookies["csrftoken"],
                                                 "text": after.token})
