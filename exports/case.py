@@ -66,6 +66,10 @@ def item_id(key: str, kind: str, code: str) -> str:
     return _id(key, kind, code)
 
 
+def association_id(origin_id: str, kind: str, destination_id: str) -> str:
+    return _id(origin_id, kind, destination_id)
+
+
 def uri(base_url: str, collection: str, identifier: str) -> str:
     return f"{base_url.rstrip('/')}{ROOT}/{collection}/{identifier}"
 
@@ -180,7 +184,7 @@ class _Builder:
 
     def associate(self, kind: str, origin: dict, destination: dict, sequence: int | None = None,
                   notes: str = "") -> None:
-        identifier = _id(origin["identifier"], kind, destination["identifier"])
+        identifier = association_id(origin["identifier"], kind, destination["identifier"])
         association = {"identifier": identifier, "uri": uri(self.base_url, "CFAssociations", identifier),
                        "associationType": kind, "originNodeURI": origin, "destinationNodeURI": destination,
                        "lastChangeDateTime": self.stamp}

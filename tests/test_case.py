@@ -92,7 +92,8 @@ def test_items_documents_and_associations_resolve_and_unknown_ids_are_404_json(c
     got = browser.get(path_of(task["uri"]))
     assert got.status_code == 200
     body = got.json()
-    assert body["fullStatement"] == task["fullStatement"] and body["CFDocumentURI"]["uri"] == package["CFDocument"]["uri"]
+    assert body["fullStatement"] == task["fullStatement"]
+    assert body["CFDocumentURI"]["uri"] == package["CFDocument"]["uri"]
     document = browser.get(path_of(package["CFDocument"]["uri"])).json()
     assert browser.get(path_of(document["CFPackageURI"]["uri"])).json() == package
     association = package["CFAssociations"][0]
@@ -193,3 +194,26 @@ def test_badge_alignments_point_at_case_items_that_resolve(clean_db, world, assi
         assert item.status_code == 200
         assert item.json()["humanCodingScheme"] == entry["targetCode"]
         assert entry["targetFramework"].startswith("ASE Education Foundation")
+
+
+def test_the_cli_writes_a_program_package_and_refuses_an_unpublished_list(clean_db, world, database_url, tmp_path,
+                                                                          monkeypatch):
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    monkeypatch.setenv("MENTORING_DATABASE_URL", database_url)
+    monkeypatch.setenv("MENTORING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MENTORING_BASE_URL", BASE)
+    manager = actor_for(clean_db, world.manager)
+    with clean_db.transaction() as db:
+        template = next(t for t, _ in store.load_catalog(db) if t.program == "collision-estimating")
+        draft = customize.start_list(db, manager, world.shop, template_id=template.id, level="CDE", name="Draft")
+    runner = CliRunner()
+    result = runner.invoke(main, ["tasklists", "case", "collision-estimating"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    package = json.loads(result.output)
+    valid(package)
+    assert package["CFDocument"]["identifier"] == case.document_id("catalog:collision-estimating:2021")
+    refused = runner.invoke(main, ["tasklists", "case", f"L{draft.id}"])
+    assert refused.exit_code == 1 and "not published" in refused.output
