@@ -150,10 +150,12 @@ def test_a_published_shop_list_exports_for_its_shop_only_and_drafts_never(clean_
     # Only a draft so far: nothing to serve.
     assert doc_id not in {d["identifier"] for d in browser.get(f"{API}/CFDocuments").json()["CFDocuments"]}
     assert browser.get(f"{API}/CFPackages/{doc_id}").status_code == 404
+    assert f"/CFPackages/{doc_id}" not in browser.get(f"/tasklists/{list_id}").text
     with clean_db.transaction() as db:
         customize.publish(db, manager, customize.get_list(db, manager, list_id))
         customize.edit_task(db, manager, customize.get_list(db, manager, list_id), "I.A.3", "not_applicable",
                             {"na_reason": "A later draft"})
+    assert f"{API}/CFPackages/{doc_id}" in browser.get(f"/tasklists/{list_id}").text  # the list page links it
     listing = browser.get(f"{API}/CFDocuments")
     assert doc_id in {d["identifier"] for d in listing.json()["CFDocuments"]}
     assert "private" in listing.headers["cache-control"]
