@@ -156,9 +156,12 @@ def shop_sources(db: Session, shop_ids: set[int], catalog: list[Source]) -> list
 
 # --- the package -------------------------------------------------------------------------------
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # stored as UTC; SQLite drops the zone
+
+
 def _stamp(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -183,11 +186,11 @@ class _Builder:
         return item
 
     def associate(self, kind: str, origin: dict, destination: dict, sequence: int | None = None,
-                  notes: str = "") -> None:
+                  notes: str = "", stamp: str = "") -> None:
         identifier = association_id(origin["identifier"], kind, destination["identifier"])
         association = {"identifier": identifier, "uri": uri(self.base_url, "CFAssociations", identifier),
                        "associationType": kind, "originNodeURI": origin, "destinationNodeURI": destination,
-                       "lastChangeDateTime": self.stamp}
+                       "lastChangeDateTime": stamp or self.stamp}
         if sequence is not None:
             association["sequenceNumber"] = sequence
         if notes:
@@ -203,7 +206,7 @@ def _task_extensions(row: TaskRow, shop: bool) -> dict:
     return found
 
 
-def _item_link(b: _Builder, item: dict) -> dict:
+def _item_link(item: dict) -> dict:
     return {"title": f"{item['humanCodingScheme']} {item['fullStatement']}"[:200], "identifier": item["identifier"],
             "uri": item["uri"]}
 
@@ -228,17 +231,17 @@ def build_package(source: Source, base_url: str, neighbours: list[Source] = ()) 
         area_rows = list(area_rows)
         area = b.item("Area", area_code, area_rows[0].area_title, a_pos)
         by_code[("area", area_code)] = area
-        b.associate("isChildOf", _item_link(b, area), doc_link, a_pos)
+        b.associate("isChildOf", _item_link(area), doc_link, a_pos)
         for s_pos, (section_code, rows) in enumerate(groupby(area_rows, key=lambda r: r.section_code), 1):
             rows = list(rows)
             code = f"{area_code}.{section_code}"
             section = b.item("Section", code, rows[0].section_title, s_pos)
             by_code[("section", code)] = section
-            b.associate("isChildOf", _item_link(b, section), _item_link(b, area), s_pos)
+            b.associate("isChildOf", _item_link(section), _item_link(area), s_pos)
             for t_pos, row in enumerate(rows, 1):
                 task = b.item("Task", row.code, row.statement, t_pos, _task_extensions(row, source.shop_id is not None))
                 by_code[("task", row.code)] = task
-                b.associate("isChildOf", _item_link(b, task), _item_link(b, section), t_pos)
+                b.associate("isChildOf", _item_link(task), _item_link(section), t_pos)
     if source.standard is not None:
         _to_standard(b, by_code, source.standard)
     for other in neighbours:
@@ -252,19 +255,22 @@ def _to_standard(b: _Builder, by_code: dict, standard: Source) -> None:
     catalog = {("task", r.code): r.statement for r in standard.doc.rows}
     catalog |= {("area", r.area_code): r.area_title for r in standard.doc.rows}
     catalog |= {("section", f"{r.area_code}.{r.section_code}"): r.section_title for r in standard.doc.rows}
+    stamp = _stamp(max(b.source.changed, standard.changed, key=_aware))
     for (kind, code), item in by_code.items():
         if (kind, code) not in catalog:
             continue
         target = item_id(standard.key, kind, code)
         b.associate("exactMatchOf" if catalog[(kind, code)] == item["fullStatement"] else "isRelatedTo",
-                    _item_link(b, item), {"title": f"{code} {catalog[(kind, code)]}"[:200], "identifier": target,
-                                          "uri": uri(b.base_url, "CFItems", target), "targetType": "CASE"})
+                    _item_link(item), {"title": f"{code} {catalog[(kind, code)]}"[:200], "identifier": target,
+                                          "uri": uri(b.base_url, "CFItems", target), "targetType": "CASE"},
+                    stamp=stamp)
 
 
 def _crosswalk(b: _Builder, source: Source, other: Source) -> None:
     """Tasks that tasklists.crosswalk maps between two editions: an achievement on the older one counts for the
     newer one, so the pair is the same competency (exactMatchOf, newer to older). Both packages carry it."""
     older, newer = sorted((source, other), key=lambda s: s.doc.edition)
+    stamp = _stamp(max(source.changed, other.changed, key=_aware))  # the pair exists once both editions do
     statements = {r.code: r.statement for r in newer.doc.rows}
     old_statements = {r.code: r.statement for r in older.doc.rows}
     for old_code, new_code in crosswalk(older.doc, newer.doc, set()).mapped.items():
@@ -275,7 +281,7 @@ def _crosswalk(b: _Builder, source: Source, other: Source) -> None:
                     {"title": f"{old_code} {old_statements[old_code]}"[:200], "identifier": dest_id,
                      "uri": uri(b.base_url, "CFItems", dest_id), "targetType": "CASE"},
                     notes=f"Crosswalk from the {older.doc.edition} to the {newer.doc.edition} edition: an achieved "
-                          f"task carries over.")
+                          f"task carries over.", stamp=stamp)
 
 
 def from_package(package: dict) -> TaskListDoc:
@@ -337,10 +343,15 @@ def frameworks(db: Session, base_url: str, shop_ids: set[int]) -> list[Framework
     """The catalog's frameworks, then the published lists of the given shops (the caller decides which: see
     mentoring.access.policy.case_shop_ids)."""
     catalog = catalog_sources(db)
-    result = [_framework(s, base_url, [o for o in catalog if o.doc.program == s.doc.program and o is not s])
-              for s in catalog]
+    result = [_framework(s, base_url, _adjacent(catalog, i)) for i, s in enumerate(catalog)]
     result += [_framework(s, base_url, []) for s in shop_sources(db, shop_ids, catalog)]
     return result
+
+
+def _adjacent(catalog: list[Source], i: int) -> list[Source]:
+    """The editions just before and after, of the same program: the crosswalk runs from each to the next."""
+    return [o for o in (catalog[i - 1] if i else None, catalog[i + 1] if i + 1 < len(catalog) else None)
+            if o is not None and o.doc.program == catalog[i].doc.program]
 
 
 def find_document(found: list[Framework], sourced_id: str) -> Framework | None:
