@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from jsonschema import Draft201909Validator, FormatChecker
 from sqlmodel import Session, select
 
-from exports import keys
+from exports import case, keys
 from exports.models import IssuedCredential
 from exports.record import content_of, issue_record
 from mentoring.access.policy import Actor
@@ -28,6 +28,7 @@ from mentoring.errors import FormError
 from mentoring.people.models import Organization, Person
 from mentoring.progress.models import Assignment
 from mentoring.trail import audit
+from tasklists.documents import is_shop_code
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -78,9 +79,19 @@ def earned(content: dict) -> list[Earned]:
     return found
 
 
-def _alignment(code: str, name: str, framework: str, kind: str) -> dict:
+def _alignment(code: str, name: str, framework: str, kind: str, tl: dict, base_url: str, record_url: str) -> dict:
+    """Areas and standard tasks point at their item of the catalog's CASE framework (exports/case.py); a level at
+    the framework itself; a shop's own task, which no public framework holds, at its sign-off in the record."""
+    if kind == "ASELevel":
+        target_type, url = f"ext:{kind}", case.catalog_document_uri(base_url, tl["program"], tl["edition"])
+    elif is_shop_code(code):
+        target_type, url = "ext:ShopTask", f"{record_url}#task-{code}"
+    else:
+        target_type = "CFItem"
+        url = case.catalog_item_uri(base_url, tl["program"], tl["edition"], "area" if kind == "ASETaskArea" else "task",
+                                    code)
     return {"type": ["Alignment"], "targetCode": code, "targetName": name[:200], "targetFramework": framework,
-            "targetType": f"ext:{kind}", "targetUrl": ASE_URL}
+            "targetType": target_type, "targetUrl": url}
 
 
 def _profile(base_url: str, shop: dict) -> dict:
@@ -102,6 +113,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
     shop = _profile(base_url, content["shop"])
     base = f"urn:x-workplace-mentoring:achievement:{tl['program']}:{tl['edition']}:{tl['level']}"
     record_url = f"{base_url}/verify/{record_code}"
+    where = (tl, base_url, record_url)
     rule = content["rule"]
     criteria = (f"Signed off by a mentor at a rating of {tl['required_rating']} or higher on at least "
                 f"{rule['P-1']}% of P-1, {rule['P-2']}% of P-2 and {rule['P-3']}% of P-3 tasks")
@@ -113,8 +125,8 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
             "description": f"Area {area['code']} ({area['title']}) of the {tl['title']} {tl['edition']} task list "
                            f"at level {tl['level']}, practised and signed off at {content['shop']['name']}.",
             "criteria": {"narrative": criteria + " in this area."},
-            "alignment": [_alignment(area["code"], area["title"], framework, "ASETaskArea")]
-                         + [_alignment(t["code"], t["statement"], framework, "ASETask")
+            "alignment": [_alignment(area["code"], area["title"], framework, "ASETaskArea", *where)]
+                         + [_alignment(t["code"], t["statement"], framework, "ASETask", *where)
                             for t in area["tasks"] if t["status"] == "signed"],
             "resultDescription": [{"id": RATING_SCALE, "type": ["ResultDescription"], "name": "Task rating",
                                    "resultType": "RubricScore", "valueMin": "1", "valueMax": "5",
@@ -122,7 +134,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
         }
         signed = [t for t in area["tasks"] if t["status"] == "signed"]
         results = [{"type": ["Result"], "resultDescription": RATING_SCALE, "value": str(t["rating"]),
-                    "alignment": [_alignment(t["code"], t["statement"], framework, "ASETask")]} for t in signed]
+                    "alignment": [_alignment(t["code"], t["statement"], framework, "ASETask", *where)]} for t in signed]
         evidence = [{"id": f"{record_url}#task-{t['code']}", "type": ["Evidence"], "name": f"Sign-off of {t['code']}",
                      "genre": "Sign-off", "narrative": _narrative(t)} for t in signed]
     else:
@@ -133,13 +145,13 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
             "description": f"Every area of the {tl['title']} {tl['edition']} task list at level {tl['level']} "
                            f"meets the coverage rule, signed off at {content['shop']['name']}.",
             "criteria": {"narrative": criteria + " in every area."},
-            "alignment": [_alignment(tl["level"], f"{tl['title']} {tl['level']}", framework, "ASELevel")]
-                         + [_alignment(a["code"], a["title"], framework, "ASETaskArea") for a in areas],
+            "alignment": [_alignment(tl["level"], f"{tl['title']} {tl['level']}", framework, "ASELevel", *where)]
+                         + [_alignment(a["code"], a["title"], framework, "ASETaskArea", *where) for a in areas],
             "resultDescription": [{"id": AREA_STATUS, "type": ["ResultDescription"], "name": "Area coverage",
                                    "resultType": "Status"}],
         }
         results = [{"type": ["Result"], "resultDescription": AREA_STATUS, "status": "Completed",
-                    "alignment": [_alignment(a["code"], a["title"], framework, "ASETaskArea")]} for a in areas]
+                    "alignment": [_alignment(a["code"], a["title"], framework, "ASETaskArea", *where)]} for a in areas]
         evidence = [{"id": record_url, "type": ["Evidence"], "name": "Completion record",
                      "genre": "Completion record", "narrative": "The shop's record of every sign-off."}]
     return {

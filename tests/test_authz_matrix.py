@@ -184,6 +184,8 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
                    "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
                    "review_id": review_ids["theirs"]},
     }
+    for variant, list_id in (("ours", ours_list_id), ("peer", ours_list_id), ("theirs", other_list.id)):
+        values[variant].update(_case_ids(list_id))
     for variant, invitation_id in extra_viewers["invitations"].items():
         values[variant]["invitation_id"] = invitation_id
     for variant, (assignment, shop) in {"ours": (assigned, world.shop), "peer": (peer_assignment, world.shop),
@@ -192,6 +194,16 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
     db.commit()
     assert db.exec(select(ApiToken)).all()
     return values
+
+
+def _case_ids(list_id: int) -> dict:
+    """A shop list's CASE document, its task I.A.1 and that task's place in the tree (exports/case.py)."""
+    from exports import case
+
+    key = case.shop_list_key(list_id)
+    task, section = case.item_id(key, "task", "I.A.1"), case.item_id(key, "section", "I.A")
+    return {"case_document_id": case.document_id(key), "case_item_id": task,
+            "case_association_id": case.association_id(task, "isChildOf", section)}
 
 
 def _outcome(response) -> str:

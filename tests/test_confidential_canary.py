@@ -105,12 +105,23 @@ def objects(db, world, assigned, settings, clean_db):
                  "person_id": world.mentee.id, "triad_id": world.triad.id, "list_id": ours_list,
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
-                 "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link"},
+                 "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
+                 **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
-                   "review_id": other_review.id},
+                   "review_id": other_review.id, **_case_ids(other_list.id)},
     }
+
+
+def _case_ids(list_id: int) -> dict:
+    """A shop list's CASE document (as sourced_id), its task I.A.1 and that task's place in the tree."""
+    from exports import case
+
+    key = case.shop_list_key(list_id)
+    task = case.item_id(key, "task", "I.A.1")
+    return {"sourced_id": case.document_id(key), "case_item_id": task,
+            "case_association_id": case.association_id(task, "isChildOf", case.item_id(key, "section", "I.A"))}
 
 
 def _export_objects(browser, world, objects, clean_db) -> list[tuple[str, bytes]]:
@@ -148,7 +159,9 @@ def _export_objects(browser, world, objects, clean_db) -> list[tuple[str, bytes]
 
 
 # A path parameter whose meaning depends on the route.
-BY_ROUTE = {("/verify/{code:str}", "code"): "verify_code"}
+BY_ROUTE = {("/verify/{code:str}", "code"): "verify_code",
+            ("/ims/case/v1p1/CFItems/{sourced_id:str}", "sourced_id"): "case_item_id",
+            ("/ims/case/v1p1/CFAssociations/{sourced_id:str}", "sourced_id"): "case_association_id"}
 
 
 PARAM = re.compile(r"\{(\w+):[^}]+\}")

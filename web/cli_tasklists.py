@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
+from exports import case
 from mentoring.errors import FormError
 from mentoring.progress import customize
 from tasklists import files, shoplists, store
@@ -38,6 +39,32 @@ def resolve(db: Session, ident: str):
     return shoplists.version_doc(db, task_list, version, db.get(TaskListTemplate, task_list.template_id))
 
 
+def case_package(db: Session, base_url: str, ident: str) -> dict:
+    """The CFPackage `tasklists case` writes; the CLI may read every shop's published lists."""
+    key = ident.strip()
+    match = re.fullmatch(r"(?i)(T)(\d+)|(L)(\d+)", key)
+    shop_ids: set[int] = set()
+    if match and match.group(1):
+        template = db.get(TaskListTemplate, int(match.group(2)))
+        if template is None:
+            raise click.ClickException(f"No template {ident}.")
+        key = case.catalog_key(template.program, template.edition)
+    elif match:
+        task_list = db.get(ShopTaskList, int(match.group(4)))
+        if task_list is None:
+            raise click.ClickException(f"No shop list {ident}.")
+        key, shop_ids = case.shop_list_key(task_list.id), {task_list.shop_id}
+    found = case.frameworks(db, base_url, shop_ids)
+    if not match:  # a program: its newest edition
+        found = [f for f in found if f.source.doc.program == key and f.source.shop_id is None]
+        key = found[-1].source.key if found else key
+    framework = next((f for f in found if f.source.key == key), None)
+    if framework is None:
+        raise click.ClickException(f"Nothing to export for {ident}: no such program, or the list is not published. "
+                                   f"See `mentoring tasklists list`.")
+    return framework.package
+
+
 def rows(db: Session) -> list[dict]:
     result = [{"id": f"T{s.template.id}", "kind": "template", "program": s.template.program,
                "title": s.template.title, "edition": s.template.edition, "version": s.template.version,
@@ -57,7 +84,7 @@ def rows(db: Session) -> list[dict]:
 def register(main: click.Group, setup, cli_actor) -> None:
     @main.group()
     def tasklists() -> None:
-        """Task-list templates and shop lists: list, export, import, crosswalk."""
+        """Task-list templates and shop lists: list, export, import, crosswalk, CASE."""
 
     @tasklists.command("list")
     @click.option("--format", "fmt", default="table", type=click.Choice(["table", "json"]))
@@ -122,6 +149,16 @@ def register(main: click.Group, setup, cli_actor) -> None:
                 click.echo(f"error: {field or 'file'}: {message}", err=True)
             sys.exit(1)
         click.echo(f"{what} ({doc.title} {doc.edition}, {len(doc.rows)} tasks)")
+
+    @tasklists.command("case")
+    @click.argument("ident", metavar="PROGRAM_OR_ID")
+    def case_cmd(ident: str) -> None:
+        """Write a list as a CASE 1.1 CFPackage (JSON): a program's newest catalog edition, a template T<n> (the
+        newest stored version of its edition) or a shop list L<n> (its newest published version)."""
+        settings, database = setup()
+        with database.session() as db:
+            package = case_package(db, settings.base_url, ident)
+        click.echo(json.dumps(package, indent=2, ensure_ascii=False))
 
     @tasklists.command("crosswalk")
     @click.argument("old", metavar="OLD_ID")

@@ -96,6 +96,14 @@ def can_manage_shop(actor: Actor, shop_id: int) -> bool:
     return bool({"admin", "manager"} & actor.roles_in(shop_id))
 
 
+def case_shop_ids(actor: Actor | None) -> set[int]:
+    """Shops whose published task lists one may read as CASE frameworks: those one manages or administers.
+
+    The built-in catalog is public; a shop's list is not: its not-applicable reasons, phases and own tasks say how
+    the shop works, and nothing lets a shop mark a list as shared with outsiders (yet)."""
+    return actor.orgs_where("admin", "manager") if actor is not None else set()
+
+
 def can_approve(actor: Actor, shop_id: int) -> bool:
     """Approving ("approved by manager") and revoking others' sign-offs belong to the shop's managers; an
     admin who is not also a manager there runs the shop's records, not its mentoring."""

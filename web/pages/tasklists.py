@@ -10,6 +10,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
+from exports import case
 from exports.sheet import blank_sheet
 from mentoring.access import policy
 from mentoring.access.policy import Actor
@@ -123,6 +124,7 @@ def _list_page(db: Session, task_list: ShopTaskList, *, errors=None, form=None, 
     return page("tasklists/list.html", status_code=status_code, task_list=task_list, version=version,
                 versions=versions, template=template, areas=_sections(tasks), errors=errors or {}, form=form or {},
                 published=any(not v.is_draft for v in versions),
+                case_package=f"{case.ROOT}/CFPackages/{case.document_id(case.shop_list_key(task_list.id))}",
                 applicable=sum(not t.not_applicable for t in tasks), total=len(tasks))
 
 
@@ -326,7 +328,10 @@ def export_list(db: Db, actor: Me, list_id: FromPath[int], fmt: FromQuery[str] =
 @get("/tasklists/templates", sync_to_thread=True)
 def templates_page(db: Db, actor: Me) -> Response:
     policy.require_list_editor(actor)
-    return page("tasklists/templates.html", templates=store.templates(db))
+    found = store.templates(db)
+    packages = {s.template.id: f"{case.ROOT}/CFPackages/"
+                f"{case.document_id(case.catalog_key(s.template.program, s.template.edition))}" for s in found}
+    return page("tasklists/templates.html", templates=found, case_packages=packages)
 
 
 @get("/tasklists/templates/{template_id:int}/export", sync_to_thread=True)
