@@ -6,7 +6,7 @@ import secrets
 
 from sqlmodel import Session, select
 
-from mentoring.access import auth, policy
+from mentoring.access import auth, offline, policy
 from mentoring.access.auth import LoginRefused
 from mentoring.access.models import TabletDevice
 from mentoring.access.policy import Actor
@@ -39,6 +39,7 @@ def enroll(db: Session, actor: Actor, shop: Organization, name: str) -> tuple[Ta
 def revoke(db: Session, actor: Actor, device: TabletDevice) -> None:
     device.revoked_at = utcnow()
     db.add(device)
+    offline.forget(db, device_id=device.id)
     audit.record(db, actor, "tablet.revoke", device, org_id=device.shop_id)
 
 
@@ -64,11 +65,15 @@ def mentors_at(db: Session, shop_id: int) -> list[Person]:
     return [p for p in policy.people_with_role(db, shop_id, "mentor") if p.is_active]
 
 
-def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, limits: Limits) -> Person:
-    """Second factor on the tablet: the mentor's PIN, under the lockout (raises LoginRefused)."""
+def unlock(db: Session, device: TabletDevice, person_id: int, pin: str, *, limits: Limits, secret: str = "",
+           iterations: int = offline.DEFAULT_ITERATIONS) -> Person:
+    """Second factor on the tablet: the mentor's PIN, under the lockout (raises LoginRefused). With the app
+    secret, the right PIN also gives the pair its offline verifier when it has none (mentoring/access/offline.py)."""
     person = db.get(Person, person_id)
     if person is None or person not in mentors_at(db, device.shop_id):
         raise NotFound
     if not auth.try_pin(db, person, pin, limits=limits):
         raise LoginRefused("That PIN is not right.")
+    if secret:
+        offline.ensure(db, device, person.id, pin, secret=secret, iterations=iterations)
     return person

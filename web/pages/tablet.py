@@ -53,7 +53,8 @@ def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -
     device = _device(request, db)
     settings = settings_of(request)
     try:
-        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings))
+        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings),
+                                secret=settings.secret_key, iterations=settings.offline_pin_iterations)
     except LoginRefused as refused:  # a wrong PIN is already counted (mentoring/access/lockout.py)
         response = page("tablet/pin.html", status_code=429 if refused.retry_after else 400, device=device,
                         mentor=db.get(Person, person_id), errors={"pin": refused.message})
