@@ -43,6 +43,21 @@ def revoke(db: Session, actor: Actor, device: TabletDevice) -> None:
     audit.record(db, actor, "tablet.revoke", device, org_id=device.shop_id)
 
 
+MAX_QUEUED = 100_000  # a count beyond this is not a tablet's report
+
+
+def seen(db: Session, device: TabletDevice, queued: str | int | None = None) -> None:
+    """The tablet fetched its offline copy (or synced): when, and how many signatures it says it holds unsent.
+    Without a count, the last one reported stands."""
+    device.last_seen_at = utcnow()
+    if queued is not None and queued != "":
+        text = str(queued).strip()
+        if not (text.isascii() and text.isdigit() and int(text) <= MAX_QUEUED):
+            raise FormError({"queued": f"queued is a count of unsent signatures, 0 to {MAX_QUEUED}."})
+        device.queued_count = int(text)
+    db.add(device)
+
+
 def device_for(db: Session, token: str | None) -> TabletDevice | None:
     if not token:
         return None
