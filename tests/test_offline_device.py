@@ -19,7 +19,6 @@ from mentoring.people.models import Membership, Organization, Person
 from mentoring.progress import customize, signoffs, tablet_offline
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.evidence import Evidence
-from mentoring.progress.models import Assignment
 
 VECTORS = json.loads((Path(__file__).parent / "offline_vectors.json").read_text(encoding="utf-8"))
 SECRET = "test-secret-" + "x" * 40  # the app's secret in tests (conftest.settings)
@@ -119,8 +118,8 @@ def two_tablets(world, db):
 
 def pairs(database):
     with database.session() as db:
-        return {(d.name, p.full_name) for v, d, p in db.exec(
-            select(OfflineVerifier, TabletDevice, Person).join(TabletDevice, TabletDevice.id == OfflineVerifier.device_id)
+        return {(d.name, p.full_name) for d, p in db.exec(
+            select(TabletDevice, Person).join(OfflineVerifier, OfflineVerifier.device_id == TabletDevice.id)
             .join(Person, Person.id == OfflineVerifier.person_id)).all()}
 
 
@@ -257,7 +256,8 @@ def test_the_snapshot_takes_the_same_queries_for_one_mentee_or_three(world, assi
             body = tablet_offline.snapshot(db, device, secret=SECRET)
         finally:
             event.remove(db.get_bind(), "before_cursor_execute", listener)
-        return sum(s.lstrip().upper().startswith("SELECT") for s in seen), sum(len(m["mentees"]) for m in body["mentors"])
+        selects = sum(s.lstrip().upper().startswith("SELECT") for s in seen)
+        return selects, sum(len(m["mentees"]) for m in body["mentors"])
 
     queries()  # the first reads the published list's tasks, which each process then keeps
     one = queries()
@@ -275,7 +275,6 @@ def test_the_snapshot_takes_the_same_queries_for_one_mentee_or_three(world, assi
     three = queries()
     assert (one[1], three[1]) == (1, 3)
     assert three[0] == one[0] <= 6, (one, three)
-    assert db.exec(select(Assignment)).all()
 
 
 def test_the_tablet_reports_its_unsent_signatures(browser, world, clean_db):
@@ -308,3 +307,67 @@ def test_only_an_enrolled_tablet_gets_a_snapshot(browser, other_browser, world, 
     assert response.status_code == 404 and response.json()["status"] == "not_enrolled"
     assert response.headers["cache-control"] == "no-store" and "Tess" not in response.text
     assert verifiers(clean_db) == []
+
+
+# --- what managers see ------------------------------------------------------------------------------
+
+def report(database, name, *, hours_ago, queued=0):
+    from datetime import timedelta
+
+    from mentoring import clock
+    with database.transaction() as db:
+        device = db.exec(select(TabletDevice).where(TabletDevice.name == name)).one()
+        device.last_seen_at = clock.utcnow() - timedelta(hours=hours_ago)
+        device.queued_count = queued
+        db.add(device)
+
+
+def test_the_dashboard_shows_stale_tablets_and_unsent_signatures(browser, world, two_tablets, clean_db):
+    from datetime import timedelta
+
+    from mentoring import clock
+    browser.login(world.manager.email)
+    assert "Shop tablets to check" not in browser.get("/manager").text  # enrolled just now
+    report(clean_db, "Bay 3", hours_ago=2, queued=2)
+    report(clean_db, "Bay 4", hours_ago=30)
+    page = browser.get("/manager").text
+    checks = page.split('id="tablet-checks"')[1].split("</section>")[0]
+    assert "Bay 3" in checks and "reported 2 signatures not yet sent" in checks
+    assert "Bay 4" in checks and "not seen since" in checks
+    assert "Front" not in checks  # the other shop's tablet
+    report(clean_db, "Bay 3", hours_ago=1)
+    report(clean_db, "Bay 4", hours_ago=1)
+    assert "Shop tablets to check" not in browser.get("/manager").text
+    with clean_db.transaction() as db:  # a tablet that never fetched its copy since enrolled two days ago
+        device = db.exec(select(TabletDevice).where(TabletDevice.name == "Bay 4")).one()
+        device.last_seen_at, device.enrolled_at = None, clock.utcnow() - timedelta(days=2)
+        db.add(device)
+    assert "has not synced since it was enrolled" in browser.get("/manager").text
+    browser.post(f"/tablets/{two_tablets[1].id}/revoke")  # revoked: nothing to check
+    assert "Shop tablets to check" not in browser.get("/manager").text
+    browser.login(world.other_manager.email)
+    assert "Shop tablets to check" not in browser.get("/manager").text
+
+
+def test_revoking_a_tablet_with_unsent_signatures_asks_first(browser, world, two_tablets, clean_db):
+    bay3 = two_tablets[0]
+    report(clean_db, "Bay 3", hours_ago=0, queued=2)
+    browser.login(world.manager.email)
+    listing = browser.get(f"/shops/{world.shop.id}/tablets").text
+    assert "2 unsent signatures" in listing
+    asked = browser.post(f"/tablets/{bay3.id}/revoke")
+    assert asked.status_code == 200
+    assert "Bay 3 reported 2 unsent signatures at" in " ".join(asked.text.split())
+    assert "Revoke anyway" in asked.text and f'href="/shops/{world.shop.id}/tablets"' in asked.text
+    assert "<script>" not in asked.text  # server-rendered: no inline script (the CSP forbids it)
+    with clean_db.session() as db:
+        assert db.get(TabletDevice, bay3.id).revoked_at is None  # nothing happened yet
+    assert len(verifiers(clean_db)) == 5
+    done = browser.post(f"/tablets/{bay3.id}/revoke", {"confirm": "yes"})
+    assert done.status_code == 303
+    with clean_db.session() as db:
+        assert db.get(TabletDevice, bay3.id).revoked_at is not None
+    # Another shop's manager cannot even reach the question.
+    browser.login(world.other_manager.email)
+    report(clean_db, "Bay 4", hours_ago=0, queued=1)
+    assert browser.post(f"/tablets/{two_tablets[1].id}/revoke").status_code == 404

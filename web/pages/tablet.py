@@ -134,11 +134,14 @@ def enroll(request: Request, db: Db, actor: Me, shop_id: FromPath[int], data: Fo
 
 
 @post("/tablets/{device_id:int}/revoke", sync_to_thread=True)
-def revoke(db: Db, actor: Me, device_id: FromPath[int]) -> Response:
+def revoke(db: Db, actor: Me, device_id: FromPath[int], data: FormData) -> Response:
+    """Revoke a tablet; one that last reported unsent signatures asks first (they would be refused)."""
     device = db.get(TabletDevice, device_id)
     if device is None:
         raise NotFound
-    policy.get_shop_for_manager(db, actor, device.shop_id)
+    shop = policy.get_shop_for_manager(db, actor, device.shop_id)
+    if tablets.revoke_warning(device) and data.get("confirm") != "yes":
+        return page("tablet/revoke_confirm.html", device=device, shop=shop)
     tablets.revoke(db, actor, device)
     db.commit()
     return see_other(f"/shops/{device.shop_id}/tablets")
