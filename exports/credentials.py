@@ -328,7 +328,7 @@ def revocation_list(db: Session, base_url: str, org_id: int) -> dict:
 @dataclass
 class CredentialCheck:
     authentic: bool
-    status: str  # current | revoked | not-yet-valid | expired | invalid
+    status: str  # current | revoked | not-yet-valid | expired | invalid | untrusted (signing key revoked)
     message: str
     name: str = ""
     issuer: str = ""
@@ -344,10 +344,10 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         return CredentialCheck(False, "invalid", "This is not a signed credential (a VC-JWT has three parts).")
     try:
         header = json.loads(_b64(token.split(".")[0]))
-        stored_key = keys.find_by_kid(db, str(header.get("kid", "")))
+        stored_key = keys.find_by_verification_method(db, str(header.get("kid", "")))
     except (ValueError, TypeError, AttributeError):
         return CredentialCheck(False, "invalid", "The credential's header cannot be read; it was damaged or changed.")
-    if stored_key is None:
+    if stored_key is None or stored_key.algorithm != keys.ALGORITHM:
         return CredentialCheck(False, "invalid", "The credential was not signed with a key published here.")
     try:
         payload = json.loads(jws.deserialize_compact(token, keys.public_key(stored_key),
@@ -373,6 +373,17 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         IssuedCredential.uuid == str(payload.get("id", "")).removeprefix("urn:uuid:"))).first()
     if row is None:
         return _bad(check, "No credential with this id was issued here.")
+    if stored_key.revoked_from is not None:
+        try:
+            signed_at = datetime.fromisoformat(str(payload.get("validFrom", "")).replace("Z", "+00:00"))
+        except ValueError:
+            signed_at = None
+        # Whoever holds a compromised key can backdate, so "signed before" counts only for the very token
+        # the issuer kept.
+        if signed_at is None or keys.revoked_for(stored_key, signed_at) or row.token != token:
+            check.authentic, check.status = False, "untrusted"
+            check.message = keys.revocation_message(stored_key)
+            return check
     now = utcnow()
     if row.revoked_at is not None:
         check.status = "revoked"
@@ -383,6 +394,8 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         check.status, check.message = "expired", "The credential has expired."
     else:
         check.message = "Authentic and current: signed by the issuer and not revoked."
+    if stored_key.revoked_from is not None:
+        check.message += " " + keys.revoked_before_message(stored_key)
     return check
 
 

@@ -21,7 +21,7 @@ CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\
 class Verdict:
     kind: str  # record | credential | unknown
     authentic: bool
-    status: str  # current | superseded | revoked | invalid | not-yet-valid | expired
+    status: str  # current | superseded | revoked | invalid | not-yet-valid | expired | untrusted
     message: str
     record: CompletionRecord | None = None
     credential: credentials.CredentialCheck | None = None

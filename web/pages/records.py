@@ -220,8 +220,8 @@ def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEnc
 # --- published keys and the revocation list ------------------------------------------------------
 
 @get("/.well-known/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS)
-def all_keys(db: Db) -> Response:
-    return Response(keys.jwks(db), headers=PUBLIC_JSON)
+def all_keys(request: Request, db: Db) -> Response:
+    return Response(keys.jwks(db, _base(request)), headers=PUBLIC_JSON)
 
 
 def _org(db: Session, org_id: int) -> Organization:
@@ -232,19 +232,19 @@ def _org(db: Session, org_id: int) -> Organization:
 
 
 @get("/orgs/{org_id:int}/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
-def org_keys(db: Db, org_id: FromPath[int]) -> Response:
+def org_keys(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
-    return Response(keys.jwks(db, org_id), headers=PUBLIC_JSON)
+    return Response(keys.jwks(db, _base(request), org_id), headers=PUBLIC_JSON)
 
 
 @get("/orgs/{org_id:int}/did.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404),
      media_type="application/did+json")  # the schema names the type the document is served as
 def did_document(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
-    stored = keys.stored_key(db, org_id)
-    if stored is None:
+    published = keys.keys_of(db, org_id)
+    if not published:
         raise NotFound
-    return Response(keys.did_document(_base(request), stored), media_type="application/did+json",
+    return Response(keys.did_document(_base(request), org_id, published), media_type="application/did+json",
                     headers=PUBLIC_JSON)
 
 
