@@ -222,6 +222,7 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
     content = content_of(record)
     email = db.get(Person, assignment.mentee_id).email
     stored_key = keys.key_for(db, assignment.shop_id, secret)
+    keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)  # it signs the status list the credentials name
     now = utcnow().replace(microsecond=0)
     wanted = {e.key: e for e in earned(content)}
     active = {c.achievement_key: c for c in active_credentials(db, assignment.id)}
