@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from jsonschema import Draft201909Validator, FormatChecker
 from sqlmodel import Session, select
 
-from exports import keys, statuslist
+from exports import dataintegrity, keys, statuslist
 from exports.models import IssuedCredential
 from exports.record import content_of, issue_record
 from mentoring.access.policy import Actor
@@ -32,6 +32,9 @@ from mentoring.trail import audit
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CLR_CONTEXT = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
+# Defines 1EdTechJsonSchemaValidator2019 (credentialSchema.type), which the OB context does not: without it
+# verifier-core's JSON-LD safe mode refuses the Data Integrity form ("relative @type reference").
+OB_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 OB_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 ASE_URL = "https://www.aseeducationfoundation.org/"
 RATING_SCALE = "urn:x-workplace-mentoring:result:task-rating"
@@ -143,7 +146,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
         evidence = [{"id": record_url, "type": ["Evidence"], "name": "Completion record",
                      "genre": "Completion record", "narrative": "The shop's record of every sign-off."}]
     return {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "@context": [VC_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT],
         "id": credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": f"{item.name}: {content['mentee']['name']}",
@@ -194,6 +197,34 @@ def sign(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url: st
     return jws.serialize_compact(header, body, keys.signing_key(stored_key, secret))
 
 
+def sign_di(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url: str, created: str = "") -> str:
+    """The credential with an embedded eddsa-rdfc-2022 proof by the organization's Ed25519 key, as JSON."""
+    try:
+        signed = dataintegrity.add_proof(credential, keys.ed25519_private(stored_key, secret),
+                                         verification_method=keys.verification_method(base_url, stored_key),
+                                         created=created or credential["validFrom"])
+    except dataintegrity.ProofError as exc:  # never hand out a proof that wallets would reject
+        raise FormError({"": f"The credential cannot carry a Data Integrity proof: {exc}"}) from exc
+    signed["proof"] = [signed["proof"]]  # the OB 3.0 and CLR 2.0 schemas want an array, as their test vectors use
+    return json.dumps(signed, ensure_ascii=False, indent=2)
+
+
+DOWNLOAD_FORMATS = ("di", "jwt")  # the first is the default: the form wallets accept
+
+
+def credential_file(cred: IssuedCredential, fmt: str) -> tuple[str, str, str]:
+    """(content, media type, file name) of an issued credential in the form the mentee chose."""
+    stem = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}"
+    if fmt == "jwt":
+        return cred.token, "application/vc+jwt", stem + ".jwt"
+    if fmt != "di":
+        raise FormError({"format": "Choose the file for wallets or the VC-JWT."})
+    if not cred.di_json:
+        raise FormError({"format": "This credential has no wallet file yet: a manager's next “Issue or update "
+                                   "credentials” adds it. The VC-JWT is available now."})
+    return cred.di_json, "application/vc", stem + ".json"
+
+
 def payload_of(token: str) -> dict:
     """The payload without checking the signature: for showing what a stored credential says."""
     return json.loads(_b64(token.split(".")[1]))
@@ -222,10 +253,11 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
     content = content_of(record)
     email = db.get(Person, assignment.mentee_id).email
     stored_key = keys.key_for(db, assignment.shop_id, secret)
-    keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)  # it signs the status list the credentials name
+    di_key = keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)  # also signs the status list
     now = utcnow().replace(microsecond=0)
     wanted = {e.key: e for e in earned(content)}
     active = {c.achievement_key: c for c in active_credentials(db, assignment.id)}
+    _add_wallet_forms(db, list(active.values()), di_key, secret, base_url)
     for key, cred in active.items():
         if key != "transcript" and key not in wanted:
             _revoke(db, actor, cred, "The achievement is no longer met: a sign-off it relied on was revoked.")
@@ -244,6 +276,7 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
                                mentee_id=assignment.mentee_id, issuer_id=assignment.shop_id, kind=item.kind,
                                achievement_key=key, name=credential["name"][:200],
                                token=sign(credential, stored_key, secret, base_url), issued_at=now,
+                               di_json=sign_di(credential, di_key, secret, base_url),
                                issued_by_id=actor.person_id, status_index=index)
         db.add(row)
         db.flush()
@@ -255,13 +288,30 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
         _revoke(db, actor, transcript, "Replaced by a newer transcript.")
         transcript = None
     if current and transcript is None:
-        _transcript(db, actor, assignment, content, current, email=email, stored_key=stored_key, base_url=base_url,
-                    secret=secret, now=now)
+        _transcript(db, actor, assignment, content, current, email=email, stored_key=stored_key, di_key=di_key,
+                    base_url=base_url, secret=secret, now=now)
     return active_credentials(db, assignment.id)
 
 
+def _add_wallet_forms(db: Session, creds: list[IssuedCredential], di_key, secret: str, base_url: str) -> None:
+    """Credentials issued before the Data Integrity form existed get it, over exactly what their VC-JWT says."""
+    if all(c.di_json for c in creds):
+        return
+    forms: dict[str, dict] = {}
+    created = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    for cred in sorted(creds, key=lambda c: c.kind == "transcript"):  # a transcript bundles the others' forms
+        if not cred.di_json:
+            credential = _strip_claims(payload_of(cred.token))
+            if cred.kind == "transcript":
+                subject = credential["credentialSubject"]
+                subject["verifiableCredential"] = [forms.get(v.get("id"), v) for v in subject["verifiableCredential"]]
+            cred.di_json = sign_di(credential, di_key, secret, base_url, created=created)
+            db.add(cred)
+        forms[f"urn:uuid:{cred.uuid}"] = json.loads(cred.di_json)
+
+
 def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict, creds: list[IssuedCredential],
-                *, email: str, stored_key, base_url: str, secret: str, now: datetime) -> IssuedCredential:
+                *, email: str, stored_key, di_key, base_url: str, secret: str, now: datetime) -> IssuedCredential:
     """A CLR 2.0 ClrCredential bundling the mentee's achievement credentials, signed the same way."""
     bundled = [_strip_claims(payload_of(c.token)) for c in creds]
     credential_id = f"urn:uuid:{uuid.uuid4()}"
@@ -287,6 +337,10 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
                            achievement_key="transcript", name=clr["name"][:200],
                            token=sign(clr, stored_key, secret, base_url), issued_at=now, issued_by_id=actor.person_id,
                            status_index=index)
+    if all(c.di_json for c in creds):
+        # The wallet form bundles each credential with its own proof, so each one in it can be checked alone.
+        subject = {**clr["credentialSubject"], "verifiableCredential": [json.loads(c.di_json) for c in creds]}
+        row.di_json = sign_di({**clr, "credentialSubject": subject}, di_key, secret, base_url)
     db.add(row)
     db.flush()
     audit.record(db, actor, "credential.issue", row, org_id=assignment.shop_id, achievement="transcript")
@@ -356,6 +410,30 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
     except (JoseError, ValueError, TypeError):
         return CredentialCheck(False, "invalid", "The signature does not match: the credential was changed after "
                                                  "it was issued, or it is not genuine.")
+    return _check_content(db, payload, stored_key, kept=lambda row: row.token == token)
+
+
+def verify_document(db: Session, document: dict) -> CredentialCheck:
+    """The Data Integrity form: the embedded proof against the issuer's published Ed25519 key, then the same
+    checks as a VC-JWT (schema, status list, dates)."""
+    try:
+        proof = dataintegrity.proof_of(document)
+    except dataintegrity.ProofError as exc:
+        return CredentialCheck(False, "invalid", str(exc))
+    stored_key = keys.find_by_verification_method(db, proof["verificationMethod"])
+    if stored_key is None or stored_key.algorithm != keys.EDDSA:
+        return CredentialCheck(False, "invalid", "The credential was not signed with a key published here.")
+    try:
+        dataintegrity.verify_proof(document, keys.ed25519_public(stored_key))
+    except dataintegrity.ProofError as exc:
+        return CredentialCheck(False, "invalid", str(exc))
+    return _check_content(db, document, stored_key,
+                          kept=lambda row: bool(row.di_json) and json.loads(row.di_json) == document)
+
+
+def _check_content(db: Session, payload: dict, stored_key: keys.IssuerKey, *, kept) -> CredentialCheck:
+    """What a genuine signature leaves to check: issuer, schema, the issuer's copy, the signing key's state,
+    revocation and dates. `kept(row)` tells whether this is exactly the copy the issuer stored."""
     issuer_org = stored_key.organization_id
     org = db.get(Organization, issuer_org)
     name = payload.get("name", "")
@@ -379,9 +457,9 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
             signed_at = datetime.fromisoformat(str(payload.get("validFrom", "")).replace("Z", "+00:00"))
         except ValueError:
             signed_at = None
-        # Whoever holds a compromised key can backdate, so "signed before" counts only for the very token
+        # Whoever holds a compromised key can backdate, so "signed before" counts only for the very copy
         # the issuer kept.
-        if signed_at is None or keys.revoked_for(stored_key, signed_at) or row.token != token:
+        if signed_at is None or keys.revoked_for(stored_key, signed_at) or not kept(row):
             check.authentic, check.status = False, "untrusted"
             check.message = keys.revocation_message(stored_key)
             return check

@@ -71,7 +71,8 @@ class RecordFile(SQLModel, table=True):
 
 
 class IssuedCredential(SQLModel, table=True):
-    """An Open Badges 3.0 AchievementCredential (or CLR transcript) signed as a VC-JWT."""
+    """An Open Badges 3.0 AchievementCredential (or CLR transcript), signed as a VC-JWT and with a Data Integrity
+    proof."""
 
     __table_args__ = (UniqueConstraint("uuid"),
                       UniqueConstraint("issuer_id", "status_index", name="uq_issuedcredential_status_index"))
@@ -85,6 +86,9 @@ class IssuedCredential(SQLModel, table=True):
     achievement_key: str = Field(max_length=80)  # e.g. "area:V" or "level:MLR"
     name: str = Field(max_length=200)
     token: str = Field(sa_column=Column(Text, nullable=False))  # the compact JWS
+    # The same credential with an embedded Data Integrity proof (eddsa-rdfc-2022), kept as issued so that what
+    # a wallet holds never changes; empty for credentials issued before this form existed.
+    di_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     issued_at: datetime = Field(default_factory=utcnow)
     issued_by_id: int | None = Field(default=None, foreign_key="person.id")
     revoked_at: datetime | None = None

@@ -170,7 +170,7 @@ def test_only_the_shops_managers_issue_and_outsiders_cannot_download(clean_db, w
     with clean_db.session() as db:
         cred = db.exec(select(IssuedCredential).where(IssuedCredential.kind == "area")).one()
     browser.login(world.mentee.email)  # the mentee takes their own credential away
-    mine = browser.get(f"/credentials/{cred.id}/download")
+    mine = browser.get(f"/credentials/{cred.id}/download?format=jwt")
     assert mine.status_code == 200 and mine.text == cred.token
     assert browser.post(f"/credentials/{cred.id}/revoke", {"reason": "x"}).status_code == 403
     browser.logout()

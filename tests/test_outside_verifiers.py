@@ -146,31 +146,11 @@ def test_openbadgeslib_verifies_our_vc_jwts_and_refuses_a_changed_or_revoked_one
 
 def wallet_form(row: IssuedCredential) -> dict:
     """The credential with its Data Integrity proof, as the mentee downloads it for a wallet."""
-    if getattr(row, "di_json", None):
-        return json.loads(row.di_json)
-    # TEMPORARY until branch di's issuing lands: the same signing di does.
-    from exports import dataintegrity, keys
-    from exports.models import IssuerKey
-    with _DB[0].session() as db:
-        stored = db.exec(select(IssuerKey).where(IssuerKey.organization_id == row.issuer_id,
-                                                 IssuerKey.algorithm == "EdDSA")).first()
-        doc = credentials._strip_claims(credentials.payload_of(row.token))
-        if "verifiableCredential" in doc["credentialSubject"]:
-            doc["credentialSubject"]["verifiableCredential"] = [
-                wallet_form(db.exec(select(IssuedCredential).where(
-                    IssuedCredential.uuid == c["id"].removeprefix("urn:uuid:"))).one())
-                for c in doc["credentialSubject"]["verifiableCredential"]]
-        return dataintegrity.add_proof(doc, keys.ed25519_private(stored, SECRET),
-                                       verification_method=keys.verification_method(_DB[1], stored),
-                                       created=doc["validFrom"])
-
-
-_DB = []
+    return json.loads(row.di_json)
 
 
 def test_verifier_core_verifies_our_data_integrity_credentials_and_our_status_list(clean_db, served, world, assigned,
                                                                                   browser):
-    _DB[:] = [clean_db, served.url]
     sign_area(clean_db, world, assigned, "VIII")
     sign_area(clean_db, world, assigned, "VII")
     issued = issue(clean_db, served, world, assigned)

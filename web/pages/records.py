@@ -119,10 +119,12 @@ def _credential_for(db: Session, actor: Actor, credential_id: int) -> IssuedCred
 
 
 @get("/credentials/{credential_id:int}/download", sync_to_thread=True, include_in_schema=False)
-def download_credential(db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+def download_credential(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+    """?format=di (the default: JSON with a Data Integrity proof, for wallets) or ?format=jwt (VC-JWT)."""
     cred = _credential_for(db, actor, credential_id)
-    name = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}.jwt"
-    return Response(cred.token, media_type="application/vc+jwt", headers={
+    fmt = request.query_params.get("format", credentials.DOWNLOAD_FORMATS[0])
+    content, media_type, name = credentials.credential_file(cred, fmt)
+    return Response(content, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
 
