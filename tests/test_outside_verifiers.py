@@ -24,8 +24,10 @@ from openbadgeslib.util import download_file
 
 from exports import credentials, statuslist
 from exports.models import IssuedCredential
+from mentoring.progress.models import Assignment
 from web.app import create_app
 
+from .conftest import actor_for
 from .test_credentials import SECRET, sign_area
 
 OPENBADGESLIB_VERSION = "4.6.3"
@@ -88,8 +90,6 @@ def fetcher(server):
 
 
 def issue(database, server, world, assigned) -> list[IssuedCredential]:
-    from .conftest import actor_for
-    from mentoring.progress.models import Assignment
     with database.transaction() as db:
         return credentials.issue_credentials(db, actor_for(database, world.manager), db.get(Assignment, assigned.id),
                                              base_url=server.url, secret=SECRET)

@@ -350,5 +350,5 @@ def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> 
 
 
 HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, revoke_credential, revoke_record,
-            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, status_list, bulk_page,
-            bulk_start, job_page, job_progress, job_download, published_checkpoints]
+            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, status_list,
+            bulk_page, bulk_start, job_page, job_progress, job_download, published_checkpoints]
