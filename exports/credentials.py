@@ -209,11 +209,10 @@ def sign_di(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url:
     return json.dumps(signed, ensure_ascii=False, indent=2)
 
 
-DOWNLOAD_FORMATS = ("di", "jwt")  # the first is the default: the form wallets accept
-
-
-def credential_file(cred: IssuedCredential, fmt: str) -> tuple[str, str, str]:
-    """(content, media type, file name) of an issued credential in the form the mentee chose."""
+def credential_file(cred: IssuedCredential, fmt: str | None) -> tuple[str, str, str]:
+    """(content, media type, file name) of an issued credential in the form the mentee chose; with no choice,
+    the wallet form if the credential has one."""
+    fmt = fmt or ("di" if cred.di_json else "jwt")
     stem = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}"
     if fmt == "jwt":
         return cred.token, "application/vc+jwt", stem + ".jwt"
@@ -301,7 +300,10 @@ def _add_wallet_forms(db: Session, creds: list[IssuedCredential], di_key, secret
     created = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     for cred in sorted(creds, key=lambda c: c.kind == "transcript"):  # a transcript bundles the others' forms
         if not cred.di_json:
-            credential = _strip_claims(payload_of(cred.token))
+            try:
+                credential = _strip_claims(payload_of(cred.token))
+            except (ValueError, IndexError):  # not a token we can read: nothing to sign again
+                continue
             if cred.kind == "transcript":
                 subject = credential["credentialSubject"]
                 subject["verifiableCredential"] = [forms.get(v.get("id"), v) for v in subject["verifiableCredential"]]

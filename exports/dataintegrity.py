@@ -109,6 +109,9 @@ def canonicalize(document: dict) -> str:
     try:
         return JsonLdProcessor(on_property_dropped=_dropped).normalize(
             document, {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": document_loader})
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # pyld is not hardened against every malformed input a stranger can paste into /verify.
+        raise ProofError("The document is not valid JSON-LD.") from exc
     except JsonLdError as exc:
         cause = exc
         while cause is not None:  # pyld wraps whatever the loader or the handler raised
@@ -162,6 +165,8 @@ def verify_proof(document: dict, public: Ed25519PublicKey) -> dict:
     """Check the embedded proof against the public key; return the proof or raise ProofError."""
     proof = proof_of(document)
     unsecured = {k: v for k, v in document.items() if k != "proof"}
+    if "@context" not in unsecured:
+        raise ProofError("The credential has no @context, so its proof cannot be checked.")
     try:
         signature = multibase_decode(proof["proofValue"])
     except ValueError as exc:
