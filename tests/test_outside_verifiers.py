@@ -175,9 +175,8 @@ def test_verifier_core_verifies_our_data_integrity_credentials_and_our_status_li
     assert browser.post(f"/credentials/{revoked.id}/revoke", {"reason": "Issued by mistake"}).status_code == 303
     changed = wallet_form(kept)
     changed["name"] = changed["name"][:-1] + ("x" if changed["name"][-1] != "x" else "y")  # one character
-    results = run_verifier_core(served, [wallet_form(kept), changed, wallet_form(revoked),
-                                                              wallet_form(transcript)])
-    good, tampered, gone, clr = results
+    good, tampered, gone, clr, jwt = run_verifier_core(served, [wallet_form(kept), changed, wallet_form(revoked),
+                                                                wallet_form(transcript), kept.token])
 
     assert "errors" not in good, json.dumps(good)[:3000]
     assert step(good, "valid_signature")["valid"] is True
@@ -194,4 +193,7 @@ def test_verifier_core_verifies_our_data_integrity_credentials_and_our_status_li
 
     assert "errors" not in clr, json.dumps(clr)[:3000]
     assert step(clr, "valid_signature")["valid"] is True and step(clr, "revocation_status")["valid"] is True
+
+    # verifier-core reads embedded proofs only: handed the VC-JWT, it finds no JSON-LD credential at all.
+    assert [e["name"] for e in jwt["errors"]] == ["invalid_jsonld"] and "log" not in jwt
 
