@@ -267,3 +267,14 @@ def test_verify_always_answers_for_a_document_naming_a_real_key(db, world, conte
                           "verificationMethod": keys.verification_method(BASE, stored)}}
     verdict = verify.verify_bytes(db, json.dumps(document).encode())
     assert verdict.authentic is False and verdict.message
+
+
+def test_a_type_the_contexts_do_not_define_is_refused():
+    # Without the OB extensions context, 1EdTechJsonSchemaValidator2019 is a relative IRI that RDF drops.
+    doc = {"@context": [credentials.VC_CONTEXT, credentials.OB_CONTEXT], "id": "urn:uuid:1",
+           "type": ["VerifiableCredential"],
+           "credentialSchema": [{"id": credentials.OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}]}
+    with pytest.raises(di.ProofError, match="type or id .* not define .1EdTechJsonSchemaValidator2019"):
+        di.canonicalize(doc)
+    doc["@context"].append("https://purl.imsglobal.org/spec/ob/v3p0/extensions.json")
+    assert "1EdTechJsonSchemaValidator2019" in di.canonicalize(doc)
