@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from jsonschema import Draft201909Validator, FormatChecker
 from sqlmodel import Session, select
 
-from exports import case, dataintegrity, keys
+from exports import case, dataintegrity, keys, statuslist
 from exports.models import IssuedCredential
 from exports.record import content_of, issue_record
 from mentoring.access.policy import Actor
@@ -110,7 +110,7 @@ def _identifiers(mentee_name: str, email: str) -> list[dict]:
 
 
 def build_credential(content: dict, item: Earned, *, credential_id: str, base_url: str, record_code: str,
-                     email: str, valid_from: datetime) -> dict:
+                     email: str, valid_from: datetime, status_index: int | None = None) -> dict:
     tl = content["task_list"]
     framework = f"ASE Education Foundation {tl['title']} {tl['edition']}"
     shop = _profile(base_url, content["shop"])
@@ -173,8 +173,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
             "activityStartDate": f"{content['assignment']['start_date']}T00:00:00Z",
         },
         "evidence": evidence,
-        "credentialStatus": {"id": revocation_list_url(base_url, content["shop"]["id"]),
-                             "type": "1EdTechRevocationList"},
+        "credentialStatus": _status(base_url, content["shop"]["id"], status_index),
         "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
     }
 
@@ -184,6 +183,16 @@ def _narrative(t: dict) -> str:
     for c in t["countersigns"]:
         text += f" Countersigned by {c['by']} ({c['meaning']}) on {c['at'][:10]}."
     return text
+
+
+def _status(base_url: str, org_id: int, status_index: int | None) -> dict:
+    """The credential's bit in the issuer's Bitstring Status List, which outside verifiers check. The OB 3.0
+    schema allows one credentialStatus object, not a list, and neither verifier-core (it reads only the first
+    entry) nor openbadgeslib (it refuses types it does not know) can use the 1EdTech revocation list, so new
+    credentials name only the bitstring; the 1EdTech list stays published for credentials issued before it."""
+    if status_index is None:
+        return {"id": revocation_list_url(base_url, org_id), "type": "1EdTechRevocationList"}
+    return statuslist.entry(base_url, org_id, status_index)
 
 
 def revocation_list_url(base_url: str, org_id: int) -> str:
@@ -255,7 +264,7 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
     content = content_of(record)
     email = db.get(Person, assignment.mentee_id).email
     stored_key = keys.key_for(db, assignment.shop_id, secret)
-    di_key = keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)
+    di_key = keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)  # also signs the status list
     now = utcnow().replace(microsecond=0)
     wanted = {e.key: e for e in earned(content)}
     active = {c.achievement_key: c for c in active_credentials(db, assignment.id)}
@@ -268,8 +277,9 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
         if key in active:
             continue
         credential_id = f"urn:uuid:{uuid.uuid4()}"
+        index = statuslist.allocate_index(db, assignment.shop_id)
         credential = build_credential(content, item, credential_id=credential_id, base_url=base_url,
-                                      record_code=record.code, email=email, valid_from=now)
+                                      record_code=record.code, email=email, valid_from=now, status_index=index)
         problems = schema_errors(credential)
         if problems:  # never hand out a credential that verifiers would reject
             raise FormError({"": "The credential does not pass the Open Badges schema: " + problems[0]})
@@ -278,7 +288,7 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
                                achievement_key=key, name=credential["name"][:200],
                                token=sign(credential, stored_key, secret, base_url), issued_at=now,
                                di_json=sign_di(credential, di_key, secret, base_url),
-                               issued_by_id=actor.person_id)
+                               issued_by_id=actor.person_id, status_index=index)
         db.add(row)
         db.flush()
         audit.record(db, actor, "credential.issue", row, org_id=assignment.shop_id, achievement=key)
@@ -322,6 +332,7 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
     """A CLR 2.0 ClrCredential bundling the mentee's achievement credentials, signed the same way."""
     bundled = [_strip_claims(payload_of(c.token)) for c in creds]
     credential_id = f"urn:uuid:{uuid.uuid4()}"
+    index = statuslist.allocate_index(db, assignment.shop_id)
     shop = _profile(base_url, content["shop"])
     clr = {
         "@context": [VC_CONTEXT, CLR_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT],
@@ -336,13 +347,13 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
             "achievement": [c["credentialSubject"]["achievement"] for c in bundled],
             "verifiableCredential": bundled,
         },
-        "credentialStatus": {"id": revocation_list_url(base_url, content["shop"]["id"]),
-                             "type": "1EdTechRevocationList"},
+        "credentialStatus": _status(base_url, content["shop"]["id"], index),
     }
     row = IssuedCredential(uuid=credential_id.removeprefix("urn:uuid:"), assignment_id=assignment.id,
                            mentee_id=assignment.mentee_id, issuer_id=assignment.shop_id, kind="transcript",
                            achievement_key="transcript", name=clr["name"][:200],
-                           token=sign(clr, stored_key, secret, base_url), issued_at=now, issued_by_id=actor.person_id)
+                           token=sign(clr, stored_key, secret, base_url), issued_at=now, issued_by_id=actor.person_id,
+                           status_index=index)
     if all(c.di_json for c in creds):
         # The wallet form bundles each credential with its own proof, so each one in it can be checked alone.
         subject = {**clr["credentialSubject"], "verifiableCredential": [json.loads(c.di_json) for c in creds]}

@@ -74,7 +74,8 @@ class IssuedCredential(SQLModel, table=True):
     """An Open Badges 3.0 AchievementCredential (or CLR transcript), signed as a VC-JWT and with a Data Integrity
     proof."""
 
-    __table_args__ = (UniqueConstraint("uuid"),)
+    __table_args__ = (UniqueConstraint("uuid"),
+                      UniqueConstraint("issuer_id", "status_index", name="uq_issuedcredential_status_index"))
 
     id: int | None = Field(default=None, primary_key=True)
     uuid: str = Field(max_length=36)
@@ -93,6 +94,8 @@ class IssuedCredential(SQLModel, table=True):
     revoked_at: datetime | None = None
     revoked_by_id: int | None = Field(default=None, foreign_key="person.id")
     revoked_reason: str = Field(default="", max_length=300)
+    # Its bit in the issuer's Bitstring Status List; none for credentials issued before that list existed.
+    status_index: int | None = None
 
 
 class ExportJob(SQLModel, table=True):

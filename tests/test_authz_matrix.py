@@ -237,6 +237,7 @@ def _issued(db, settings, assignment, shop, variant: str) -> dict:
     from exports.models import CompletionRecord, ExportJob, IssuedCredential
 
     keys.key_for(db, shop.id, settings.secret_key)
+    keys.current_key(db, shop.id, settings.secret_key, keys.EDDSA)  # signs the status list
     code = "AAAA-BBBB-CCCC-DDDD" if variant == "ours" else f"{variant[:4].upper():A<4}-CCCC-DDDD-EEEE"
     record = CompletionRecord(code=code, assignment_id=assignment.id, mentee_id=assignment.mentee_id,
                               shop_id=shop.id, content="{}", content_hash="0" * 64)

@@ -95,7 +95,11 @@ def test_an_area_credential_carries_codes_source_ratings_and_evidence(clean_db, 
     assert len(subject["result"]) == len(vc["evidence"]) == 11
     assert all("/verify/" in e["id"] and "#task-VIII." in e["id"] for e in vc["evidence"])
     assert "Milo Mentor (performed and observed)" in vc["evidence"][0]["narrative"]
-    assert vc["credentialStatus"]["type"] == "1EdTechRevocationList"
+    status = vc["credentialStatus"]  # its bit in the shop's Bitstring Status List
+    assert status["type"] == "BitstringStatusListEntry" and status["statusPurpose"] == "revocation"
+    assert status["statusListCredential"] == f"{BASE}/orgs/{world.shop.id}/credentials/status-list.json"
+    assert status["id"] == f"{status['statusListCredential']}#{status['statusListIndex']}" and area.status_index == int(
+        status["statusListIndex"])
     assert not any(c.kind == "level" for c in issued)  # one area is not the whole level
     # The evidence link lands on the sign-off in the public record.
     path = vc["evidence"][0]["id"].removeprefix(BASE)

@@ -16,7 +16,7 @@ from litestar.params import Body, FromPath
 from litestar.response import File
 from sqlmodel import Session
 
-from exports import bulk, checkpoints, credentials, keys, record, service, verify
+from exports import bulk, checkpoints, credentials, keys, record, service, statuslist, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
 from mentoring.access import disclosure, policy, throttle
 from mentoring.access.policy import Actor
@@ -263,6 +263,18 @@ def revocations(request: Request, db: Db, org_id: FromPath[int]) -> Response:
                     headers={**PUBLIC_JSON, "Cache-Control": "public, max-age=60"})
 
 
+@get("/orgs/{org_id:int}/credentials/status-list.json", sync_to_thread=True, tags=PUBLIC_TAGS,
+     responses=errors(404))
+def status_list(request: Request, db: Db, org_id: FromPath[int]) -> Response:
+    """The organization's W3C Bitstring Status List credential, signed (eddsa-rdfc-2022); a set bit is a revoked
+    credential."""
+    _org(db, org_id)
+    found = statuslist.status_list_credential(db, _base(request), org_id, settings_of(request).secret_key)
+    if found is None:
+        raise NotFound
+    return Response(found, headers={**PUBLIC_JSON, "Cache-Control": "public, max-age=60"})
+
+
 # --- bulk export ------------------------------------------------------------------------------
 
 def _job_for(db: Session, actor: Actor, job_id: int) -> ExportJob:
@@ -337,5 +349,5 @@ def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> 
 
 
 HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, revoke_credential, revoke_record,
-            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, bulk_page,
-            bulk_start, job_page, job_progress, job_download, published_checkpoints]
+            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, status_list,
+            bulk_page, bulk_start, job_page, job_progress, job_download, published_checkpoints]
