@@ -21,6 +21,10 @@ from xml.sax.saxutils import escape, quoteattr
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
+from exports import credentials
+from exports.models import IssuedCredential
+from mentoring.errors import NotFound
+
 KEYWORD = "openbadgecredential"
 OB_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -219,7 +223,8 @@ def bake_svg(credential: str | dict, face: Face) -> bytes:
     text = _credential_text(credential)
     if isinstance(credential, dict):
         # "]]>" cannot stand inside CDATA: close the section and open a new one around it.
-        baked = "<openbadges:credential><![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]></openbadges:credential>"
+        cdata = text.replace("]]>", "]]]]><![CDATA[>")
+        baked = f"<openbadges:credential><![CDATA[{cdata}]]></openbadges:credential>"
     else:
         baked = f"<openbadges:credential verify={quoteattr(text)}/>"
     c = SIZE / 2
@@ -245,6 +250,28 @@ def bake_svg(credential: str | dict, face: Face) -> bytes:
                      f'font-size="{line.size:g}"{weight}{spacing} fill="{line.fill}">{escape(line.text)}</text>')
     parts.append("</svg>")
     return ("\n".join(parts) + "\n").encode()
+
+
+MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def badge_file(cred: IssuedCredential, fmt: str, credential: str | dict | None = None) -> tuple[bytes, str, str]:
+    """The badge image of an issued credential, its media type and a file name.
+
+    `credential` is what gets baked: the stored VC-JWT unless a caller passes another proof form of the same
+    credential (the JSON with an embedded Data Integrity proof). A transcript is a CLR, not an OpenBadgeCredential,
+    and baking is defined only for the latter, so it has no badge."""
+    if cred.kind == "transcript" or fmt not in MEDIA_TYPES:
+        raise NotFound
+    credential = cred.token if credential is None else credential
+    try:
+        signed = credential if isinstance(credential, dict) else credentials.payload_of(credential)
+    except (ValueError, IndexError):  # unreadable: draw the stored name rather than fail the download
+        signed = {}
+    face = face_of(signed if isinstance(signed, dict) else {}, cred.name)
+    data = bake_png(credential, face) if fmt == "png" else bake_svg(credential, face)
+    name = f"badge-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}.{fmt}"
+    return data, MEDIA_TYPES[fmt], name
 
 
 # --- reading a baked image ----------------------------------------------------------------------------
