@@ -177,13 +177,17 @@ def layout(face: Face) -> tuple[list[Line], tuple[float, float, float, float], s
 
 # --- drawing and baking ---------------------------------------------------------------------------------
 
-def _credential_text(credential: str | dict) -> str:
+def _credential_text(credential: str | dict) -> tuple[str, bool]:
+    """The text to bake and whether it is JSON. A JSON credential given as text is baked exactly as stored, so the
+    image holds the very file a wallet would."""
     if isinstance(credential, dict):
-        return json.dumps(credential, ensure_ascii=False, separators=(",", ":"))
-    token = "".join(str(credential).split())
+        return json.dumps(credential, ensure_ascii=False, separators=(",", ":")), True
+    if credential.lstrip().startswith("{"):
+        return credential.strip(), True
+    token = "".join(credential.split())
     if token.count(".") != 2:
         raise ValueError("a VC-JWT is three dot-separated parts")
-    return token
+    return token, False
 
 
 def bake_png(credential: str | dict, face: Face) -> bytes:
@@ -211,7 +215,7 @@ def bake_png(credential: str | dict, face: Face) -> bytes:
             x += font.getlength(ch) + line.spacing * k
     image = image.reduce(k)  # a box filter over each k×k block: the anti-aliasing
     info = PngInfo()
-    info.add_itxt(KEYWORD, _credential_text(credential), lang="", tkey="", zip=False)
+    info.add_itxt(KEYWORD, _credential_text(credential)[0], lang="", tkey="", zip=False)
     out = io.BytesIO()
     image.save(out, "PNG", pnginfo=info)
     return out.getvalue()
@@ -220,8 +224,8 @@ def bake_png(credential: str | dict, face: Face) -> bytes:
 def bake_svg(credential: str | dict, face: Face) -> bytes:
     lines, pill, _ = layout(face)
     accent = ACCENT.get(face.kind, ACCENT["area"])
-    text = _credential_text(credential)
-    if isinstance(credential, dict):
+    text, is_json = _credential_text(credential)
+    if is_json:
         # "]]>" cannot stand inside CDATA: close the section and open a new one around it.
         cdata = text.replace("]]>", "]]]]><![CDATA[>")
         baked = f"<openbadges:credential><![CDATA[{cdata}]]></openbadges:credential>"
@@ -255,23 +259,26 @@ def bake_svg(credential: str | dict, face: Face) -> bytes:
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
-def badge_file(cred: IssuedCredential, fmt: str, credential: str | dict | None = None) -> tuple[bytes, str, str]:
-    """The badge image of an issued credential, its media type and a file name.
+PROOFS = ("jwt", "di")  # the first is the default: the VC-JWT, which outside badge verifiers read from images
 
-    `credential` is what gets baked: the stored VC-JWT unless a caller passes another proof form of the same
-    credential (the JSON with an embedded Data Integrity proof). A transcript is a CLR, not an OpenBadgeCredential,
-    and baking is defined only for the latter, so it has no badge."""
-    if cred.kind == "transcript" or fmt not in MEDIA_TYPES:
+
+def badge_file(cred: IssuedCredential, image: str, proof: str = PROOFS[0]) -> tuple[bytes, str, str]:
+    """The badge image (png | svg) of an issued credential with one proof form baked in, its media type and a name.
+
+    A transcript is a CLR, not an OpenBadgeCredential, and baking is defined only for the latter: it has no badge.
+    `proof` di bakes the JSON with its embedded Data Integrity proof, as stored."""
+    di_json = getattr(cred, "di_json", None)  # the Data Integrity form, where this version of the model has it
+    if cred.kind == "transcript" or image not in MEDIA_TYPES or proof not in PROOFS or (proof == "di" and not di_json):
         raise NotFound
-    credential = cred.token if credential is None else credential
+    credential = di_json if proof == "di" else cred.token
     try:
-        signed = credential if isinstance(credential, dict) else credentials.payload_of(credential)
+        signed = json.loads(credential) if proof == "di" else credentials.payload_of(credential)
     except (ValueError, IndexError):  # unreadable: draw the stored name rather than fail the download
         signed = {}
     face = face_of(signed if isinstance(signed, dict) else {}, cred.name)
-    data = bake_png(credential, face) if fmt == "png" else bake_svg(credential, face)
-    name = f"badge-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}.{fmt}"
-    return data, MEDIA_TYPES[fmt], name
+    data = bake_png(credential, face) if image == "png" else bake_svg(credential, face)
+    name = f"badge-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}{'-di' if proof == 'di' else ''}.{image}"
+    return data, MEDIA_TYPES[image], name
 
 
 # --- reading a baked image ----------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def published(db: Session, org_id: int, limit: int = PUBLISHED) -> dict:
     rows = db.exec(select(AuditCheckpoint).where(AuditCheckpoint.organization_id == org_id)
                    .order_by(AuditCheckpoint.number.desc()).limit(limit)).all()
     stored = keys.stored_key(db, org_id)
+    signers = [keys.jwk_entry(k) for k in keys.keys_of(db, org_id) if k.algorithm == keys.ALGORITHM]
     return {"organization": org_id, "format": checkpoints.FORMAT, "key": keys.jwk_entry(stored) if stored else None,
+            "keys": signers,  # every key that signed a checkpoint, current or retired by `mentoring keys rotate`
             "checkpoints": [{"number": r.number, "at": statement_of(r.token)["at"],
                              "kid": _b64json(r.token.split(".")[0]).get("kid", ""),
                              "statement": statement_of(r.token), "jws": r.token} for r in rows]}
@@ -203,8 +205,8 @@ def verify(db: Session, saved: list[tuple[str, dict | None]] | None = None) -> V
             continue
         org, number = content["organization"], content["number"]
         where = names.get(org, f"organization {org}")
-        stored = keys.stored_key(db, org)
-        if saved_key is not None and (stored is None or stored.kid != saved_key.get("kid")) and org not in replaced:
+        held = {k.kid for k in keys.keys_of(db, org)}  # a rotated-out key is still held and published
+        if saved_key is not None and saved_key.get("kid") not in held and org not in replaced:
             replaced.add(org)
             result.problems.append(f"the key of {where} in the database is not the one in the saved copy: "
                                    "it was replaced")
@@ -230,7 +232,8 @@ def saved_copy(document) -> list[tuple[str, dict | None]]:
         return [found for item in document for found in saved_copy(item)]
     if isinstance(document, dict) and isinstance(document.get("checkpoints"), list):
         key = document.get("key") if isinstance(document.get("key"), dict) else None
+        by_kid = {k.get("kid"): k for k in document.get("keys") or [] if isinstance(k, dict)}
         entries = document["checkpoints"]
         if all(isinstance(e, dict) and isinstance(e.get("jws"), str) for e in entries):
-            return [(e["jws"], key) for e in entries]
+            return [(e["jws"], by_kid.get(str(e.get("kid", "")).rsplit("#", 1)[-1], key)) for e in entries]
     raise ValueError("This is not a checkpoints document (expected the JSON of /orgs/<id>/checkpoints.json).")

@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from jsonschema import Draft201909Validator, FormatChecker
 from sqlmodel import Session, select
 
-from exports import keys
+from exports import dataintegrity, keys
 from exports.models import IssuedCredential
 from exports.record import content_of, issue_record
 from mentoring.access.policy import Actor
@@ -185,6 +185,34 @@ def sign(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url: st
     return jws.serialize_compact(header, body, keys.signing_key(stored_key, secret))
 
 
+def sign_di(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url: str, created: str = "") -> str:
+    """The credential with an embedded eddsa-rdfc-2022 proof by the organization's Ed25519 key, as JSON."""
+    try:
+        signed = dataintegrity.add_proof(credential, keys.ed25519_private(stored_key, secret),
+                                         verification_method=keys.verification_method(base_url, stored_key),
+                                         created=created or credential["validFrom"])
+    except dataintegrity.ProofError as exc:  # never hand out a proof that wallets would reject
+        raise FormError({"": f"The credential cannot carry a Data Integrity proof: {exc}"}) from exc
+    signed["proof"] = [signed["proof"]]  # the OB 3.0 and CLR 2.0 schemas want an array, as their test vectors use
+    return json.dumps(signed, ensure_ascii=False, indent=2)
+
+
+DOWNLOAD_FORMATS = ("di", "jwt")  # the first is the default: the form wallets accept
+
+
+def credential_file(cred: IssuedCredential, fmt: str) -> tuple[str, str, str]:
+    """(content, media type, file name) of an issued credential in the form the mentee chose."""
+    stem = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}"
+    if fmt == "jwt":
+        return cred.token, "application/vc+jwt", stem + ".jwt"
+    if fmt != "di":
+        raise FormError({"format": "Choose the file for wallets or the VC-JWT."})
+    if not cred.di_json:
+        raise FormError({"format": "This credential has no wallet file yet: a manager's next “Issue or update "
+                                   "credentials” adds it. The VC-JWT is available now."})
+    return cred.di_json, "application/vc", stem + ".json"
+
+
 def payload_of(token: str) -> dict:
     """The payload without checking the signature: for showing what a stored credential says."""
     return json.loads(_b64(token.split(".")[1]))
@@ -213,9 +241,11 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
     content = content_of(record)
     email = db.get(Person, assignment.mentee_id).email
     stored_key = keys.key_for(db, assignment.shop_id, secret)
+    di_key = keys.current_key(db, assignment.shop_id, secret, keys.EDDSA)
     now = utcnow().replace(microsecond=0)
     wanted = {e.key: e for e in earned(content)}
     active = {c.achievement_key: c for c in active_credentials(db, assignment.id)}
+    _add_wallet_forms(db, list(active.values()), di_key, secret, base_url)
     for key, cred in active.items():
         if key != "transcript" and key not in wanted:
             _revoke(db, actor, cred, "The achievement is no longer met: a sign-off it relied on was revoked.")
@@ -233,6 +263,7 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
                                mentee_id=assignment.mentee_id, issuer_id=assignment.shop_id, kind=item.kind,
                                achievement_key=key, name=credential["name"][:200],
                                token=sign(credential, stored_key, secret, base_url), issued_at=now,
+                               di_json=sign_di(credential, di_key, secret, base_url),
                                issued_by_id=actor.person_id)
         db.add(row)
         db.flush()
@@ -244,13 +275,30 @@ def issue_credentials(db: Session, actor: Actor, assignment: Assignment, *, base
         _revoke(db, actor, transcript, "Replaced by a newer transcript.")
         transcript = None
     if current and transcript is None:
-        _transcript(db, actor, assignment, content, current, email=email, stored_key=stored_key, base_url=base_url,
-                    secret=secret, now=now)
+        _transcript(db, actor, assignment, content, current, email=email, stored_key=stored_key, di_key=di_key,
+                    base_url=base_url, secret=secret, now=now)
     return active_credentials(db, assignment.id)
 
 
+def _add_wallet_forms(db: Session, creds: list[IssuedCredential], di_key, secret: str, base_url: str) -> None:
+    """Credentials issued before the Data Integrity form existed get it, over exactly what their VC-JWT says."""
+    if all(c.di_json for c in creds):
+        return
+    forms: dict[str, dict] = {}
+    created = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    for cred in sorted(creds, key=lambda c: c.kind == "transcript"):  # a transcript bundles the others' forms
+        if not cred.di_json:
+            credential = _strip_claims(payload_of(cred.token))
+            if cred.kind == "transcript":
+                subject = credential["credentialSubject"]
+                subject["verifiableCredential"] = [forms.get(v.get("id"), v) for v in subject["verifiableCredential"]]
+            cred.di_json = sign_di(credential, di_key, secret, base_url, created=created)
+            db.add(cred)
+        forms[f"urn:uuid:{cred.uuid}"] = json.loads(cred.di_json)
+
+
 def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict, creds: list[IssuedCredential],
-                *, email: str, stored_key, base_url: str, secret: str, now: datetime) -> IssuedCredential:
+                *, email: str, stored_key, di_key, base_url: str, secret: str, now: datetime) -> IssuedCredential:
     """A CLR 2.0 ClrCredential bundling the mentee's achievement credentials, signed the same way."""
     bundled = [_strip_claims(payload_of(c.token)) for c in creds]
     credential_id = f"urn:uuid:{uuid.uuid4()}"
@@ -275,6 +323,10 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
                            mentee_id=assignment.mentee_id, issuer_id=assignment.shop_id, kind="transcript",
                            achievement_key="transcript", name=clr["name"][:200],
                            token=sign(clr, stored_key, secret, base_url), issued_at=now, issued_by_id=actor.person_id)
+    if all(c.di_json for c in creds):
+        # The wallet form bundles each credential with its own proof, so each one in it can be checked alone.
+        subject = {**clr["credentialSubject"], "verifiableCredential": [json.loads(c.di_json) for c in creds]}
+        row.di_json = sign_di({**clr, "credentialSubject": subject}, di_key, secret, base_url)
     db.add(row)
     db.flush()
     audit.record(db, actor, "credential.issue", row, org_id=assignment.shop_id, achievement="transcript")
@@ -317,7 +369,7 @@ def revocation_list(db: Session, base_url: str, org_id: int) -> dict:
 @dataclass
 class CredentialCheck:
     authentic: bool
-    status: str  # current | revoked | not-yet-valid | expired | invalid
+    status: str  # current | revoked | not-yet-valid | expired | invalid | untrusted (signing key revoked)
     message: str
     name: str = ""
     issuer: str = ""
@@ -333,10 +385,10 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         return CredentialCheck(False, "invalid", "This is not a signed credential (a VC-JWT has three parts).")
     try:
         header = json.loads(_b64(token.split(".")[0]))
-        stored_key = keys.find_by_kid(db, str(header.get("kid", "")))
+        stored_key = keys.find_by_verification_method(db, str(header.get("kid", "")))
     except (ValueError, TypeError, AttributeError):
         return CredentialCheck(False, "invalid", "The credential's header cannot be read; it was damaged or changed.")
-    if stored_key is None:
+    if stored_key is None or stored_key.algorithm != keys.ALGORITHM:
         return CredentialCheck(False, "invalid", "The credential was not signed with a key published here.")
     try:
         payload = json.loads(jws.deserialize_compact(token, keys.public_key(stored_key),
@@ -344,6 +396,30 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
     except (JoseError, ValueError, TypeError):
         return CredentialCheck(False, "invalid", "The signature does not match: the credential was changed after "
                                                  "it was issued, or it is not genuine.")
+    return _check_content(db, payload, stored_key, kept=lambda row: row.token == token)
+
+
+def verify_document(db: Session, document: dict) -> CredentialCheck:
+    """The Data Integrity form: the embedded proof against the issuer's published Ed25519 key, then the same
+    checks as a VC-JWT (schema, status list, dates)."""
+    try:
+        proof = dataintegrity.proof_of(document)
+    except dataintegrity.ProofError as exc:
+        return CredentialCheck(False, "invalid", str(exc))
+    stored_key = keys.find_by_verification_method(db, proof["verificationMethod"])
+    if stored_key is None or stored_key.algorithm != keys.EDDSA:
+        return CredentialCheck(False, "invalid", "The credential was not signed with a key published here.")
+    try:
+        dataintegrity.verify_proof(document, keys.ed25519_public(stored_key))
+    except dataintegrity.ProofError as exc:
+        return CredentialCheck(False, "invalid", str(exc))
+    return _check_content(db, document, stored_key,
+                          kept=lambda row: bool(row.di_json) and json.loads(row.di_json) == document)
+
+
+def _check_content(db: Session, payload: dict, stored_key: keys.IssuerKey, *, kept) -> CredentialCheck:
+    """What a genuine signature leaves to check: issuer, schema, the issuer's copy, the signing key's state,
+    revocation and dates. `kept(row)` tells whether this is exactly the copy the issuer stored."""
     issuer_org = stored_key.organization_id
     org = db.get(Organization, issuer_org)
     name = payload.get("name", "")
@@ -362,6 +438,17 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         IssuedCredential.uuid == str(payload.get("id", "")).removeprefix("urn:uuid:"))).first()
     if row is None:
         return _bad(check, "No credential with this id was issued here.")
+    if stored_key.revoked_from is not None:
+        try:
+            signed_at = datetime.fromisoformat(str(payload.get("validFrom", "")).replace("Z", "+00:00"))
+        except ValueError:
+            signed_at = None
+        # Whoever holds a compromised key can backdate, so "signed before" counts only for the very copy
+        # the issuer kept.
+        if signed_at is None or keys.revoked_for(stored_key, signed_at) or not kept(row):
+            check.authentic, check.status = False, "untrusted"
+            check.message = keys.revocation_message(stored_key)
+            return check
     now = utcnow()
     if row.revoked_at is not None:
         check.status = "revoked"
@@ -372,6 +459,8 @@ def verify_token(db: Session, token: str) -> CredentialCheck:
         check.status, check.message = "expired", "The credential has expired."
     else:
         check.message = "Authentic and current: signed by the issuer and not revoked."
+    if stored_key.revoked_from is not None:
+        check.message += " " + keys.revoked_before_message(stored_key)
     return check
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 import mentoring.access.models  # noqa: F401  (tables these point at)
@@ -12,17 +12,34 @@ import mentoring.progress.models  # noqa: F401  (tables these point at)
 import mentoring.trail.models  # noqa: F401  (tables these point at)
 from mentoring.clock import utcnow
 
+CURRENT_KEY = text("retired_at IS NULL")
+
 
 class IssuerKey(SQLModel, table=True):
-    """An organization's signing key pair. The private key is stored encrypted under the app secret."""
+    """One of an organization's signing key pairs; the private key is stored encrypted under the app secret.
+
+    An organization holds one current key per algorithm: ES256 (P-256) signs VC-JWTs and checkpoints,
+    EdDSA (Ed25519) signs Data Integrity proofs. A rotated-out key is retired but stays published so that
+    what it signed keeps verifying; a compromised key is revoked from an instant, after which nothing it
+    signed is trusted."""
+
+    __table_args__ = (
+        # One current key per organization and algorithm, enforced by the database so that two requests
+        # making the first key at once cannot both succeed.
+        Index("uq_issuerkey_current", "organization_id", "algorithm", unique=True,
+              sqlite_where=CURRENT_KEY, postgresql_where=CURRENT_KEY),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    organization_id: int = Field(foreign_key="organization.id", unique=True)
-    kid: str = Field(max_length=64, unique=True)  # the public key's JWK thumbprint
-    algorithm: str = Field(default="ES256", max_length=10)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    kid: str = Field(max_length=64, unique=True)  # the public key's JWK thumbprint (RFC 7638)
+    algorithm: str = Field(default="ES256", max_length=10)  # ES256 | EdDSA
     public_jwk: str = Field(sa_column=Column(Text, nullable=False))
     private_pem_encrypted: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    retired_at: datetime | None = None  # rotated out: signs nothing new, still published
+    revoked_from: datetime | None = None  # compromised: what claims to be signed at or after this is untrusted
+    revoked_reason: str = Field(default="", max_length=300)
 
 
 class CompletionRecord(SQLModel, table=True):
@@ -54,7 +71,8 @@ class RecordFile(SQLModel, table=True):
 
 
 class IssuedCredential(SQLModel, table=True):
-    """An Open Badges 3.0 AchievementCredential (or CLR transcript) signed as a VC-JWT."""
+    """An Open Badges 3.0 AchievementCredential (or CLR transcript), signed as a VC-JWT and with a Data Integrity
+    proof."""
 
     __table_args__ = (UniqueConstraint("uuid"),)
 
@@ -67,6 +85,9 @@ class IssuedCredential(SQLModel, table=True):
     achievement_key: str = Field(max_length=80)  # e.g. "area:V" or "level:MLR"
     name: str = Field(max_length=200)
     token: str = Field(sa_column=Column(Text, nullable=False))  # the compact JWS
+    # The same credential with an embedded Data Integrity proof (eddsa-rdfc-2022), kept as issued so that what
+    # a wallet holds never changes; empty for credentials issued before this form existed.
+    di_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     issued_at: datetime = Field(default_factory=utcnow)
     issued_by_id: int | None = Field(default=None, foreign_key="person.id")
     revoked_at: datetime | None = None

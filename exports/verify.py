@@ -24,7 +24,7 @@ CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\
 class Verdict:
     kind: str  # record | credential | unknown
     authentic: bool
-    status: str  # current | superseded | revoked | invalid | not-yet-valid | expired
+    status: str  # current | superseded | revoked | invalid | not-yet-valid | expired | untrusted
     message: str
     record: CompletionRecord | None = None
     credential: credentials.CredentialCheck | None = None
@@ -138,9 +138,13 @@ def _verify_json(db: Session, data: bytes, text: str) -> Verdict:
         status = status_of(db, record)
         return Verdict("record", True, status.status, f"The content matches what the shop issued. {status.message}",
                        record=record)
-    if isinstance(document, dict) and "proof" not in document and "VerifiableCredential" in document.get("type", []):
-        return Verdict("credential", False, "invalid", "This credential carries no proof. Upload the signed "
-                                                       "credential (the .jwt file) instead.")
+    if isinstance(document, dict) and "VerifiableCredential" in document.get("type", []):
+        if "proof" not in document:
+            return Verdict("credential", False, "invalid", "This credential carries no proof. Upload the signed "
+                                                           "credential (the wallet .json file or the .jwt file).")
+        check = credentials.verify_document(db, document)
+        return Verdict("credential", check.authentic, check.status, check.message, credential=check,
+                       details=check.problems or [])
     return Verdict("unknown", False, "invalid", "This JSON file is not a completion record or a credential.")
 
 

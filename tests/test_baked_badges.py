@@ -169,24 +169,36 @@ def test_files_that_are_not_baked_badges_get_a_clear_refusal(clean_db, browser):
         baking.unbake(b"%PDF-1.7")
 
 
-def test_an_embedded_proof_credential_bakes_as_json_and_verifies_as_its_bare_file(earned, clean_db):
-    """The Data Integrity form goes in as JSON (PNG text, SVG CDATA) and is checked by the same path as its .json
-    file; a `]]>` inside the JSON cannot end the CDATA early."""
+def test_the_data_integrity_form_bakes_as_json_and_verifies_as_its_bare_file(earned, clean_db, world, browser):
+    """The embedded-proof form goes in as the stored JSON (PNG text, SVG CDATA) and is checked by the same path as
+    its .json file; a `]]>` inside the JSON cannot end the CDATA early."""
     cred, _ = earned
-    document = {**credentials._strip_claims(credentials.payload_of(cred.token)),
-                "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z]]>1"}}
-    face = baking.face_of(document)
-    baked_png, baked_svg = baking.bake_png(document, face), baking.bake_svg(document, face)
-    assert json.loads(itxt_chunks(baked_png)[0]["text"]) == document
-    element = svg_credential(baked_svg)
-    assert element.get("verify") is None and json.loads(element.text) == document
-    assert baking.unbake(baked_png) == baking.unbake(baked_svg) == document
+    assert cred.di_json
+    browser.login(world.mentee.email)
+    baked_png = browser.get(f"/credentials/{cred.id}/badge.png?proof=di")
+    baked_svg = browser.get(f"/credentials/{cred.id}/badge.svg?proof=di")
+    assert browser.get(f"/credentials/{cred.id}/badge.png?proof=nonsense").status_code == 404
+    browser.logout()
+    assert baked_png.status_code == baked_svg.status_code == 200
+    assert itxt_chunks(baked_png.content)[0]["text"] == cred.di_json.strip()  # the wallet's file, byte for byte
+    element = svg_credential(baked_svg.content)
+    assert element.get("verify") is None and json.loads(element.text) == json.loads(cred.di_json)
+    name = json.loads(cred.di_json)["name"]
+    changed = name[:-1] + ("X" if name[-1] != "X" else "Y")  # one character
+    tampered = baked_svg.content.replace(name.encode(), changed.encode(), 1)  # the first is in the credential
+    assert json.loads(svg_credential(tampered).text)["name"] == changed
     with clean_db.session() as db:
-        bare = verify.verify_bytes(db, json.dumps(document).encode())
-        for data in (baked_png, baked_svg):
+        bare = verify.verify_bytes(db, cred.di_json.encode())
+        assert (bare.kind, bare.authentic, bare.status) == ("credential", True, "current")
+        bad = verify.verify_bytes(db, cred.di_json.replace(name, changed, 1).encode())
+        for data, expected in ((baked_png.content, bare), (baked_svg.content, bare), (tampered, bad)):
             verdict = verify.verify_bytes(db, data)
             assert (verdict.kind, verdict.authentic, verdict.status, verdict.message) == (
-                bare.kind, bare.authentic, bare.status, bare.message)
+                expected.kind, expected.authentic, expected.status, expected.message)
+    assert not bad.authentic
+    document = {"type": ["VerifiableCredential"], "name": "x]]>y", "proof": {"proofValue": "z]]>1"}}
+    face = baking.face_of(document)
+    assert baking.unbake(baking.bake_svg(document, face)) == baking.unbake(baking.bake_png(document, face)) == document
 
 
 def test_the_drawn_text_is_escaped_and_fits(tmp_path):

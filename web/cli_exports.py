@@ -81,7 +81,8 @@ def register(main: click.Group, setup, cli_actor) -> None:
     @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
     @click.option("--assignment", "assignment_id", type=int, help="When the mentee has several.")
     def export_credentials(email: str, out: Path, assignment_id: int | None) -> None:
-        """Issue what is due and write every valid credential (one .jwt file each) and the transcript."""
+        """Issue what is due and write every valid credential and the transcript, each as a .json file for
+        wallets (Data Integrity proof) and a .jwt file (VC-JWT)."""
         settings, database = setup()
         try:
             with database.transaction() as db:
@@ -94,9 +95,11 @@ def register(main: click.Group, setup, cli_actor) -> None:
         _anchor(database, settings, assignment.shop_id)
         out.mkdir(parents=True, exist_ok=True)
         for cred in issued:
-            path = out / f"{cred.kind}-{cred.achievement_key.replace(':', '-')}.jwt"
-            path.write_text(cred.token)
-            click.echo(f"Wrote {path}: {cred.name}")
+            stem = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}"
+            (out / f"{stem}.jwt").write_text(cred.token)
+            if cred.di_json:
+                (out / f"{stem}.json").write_text(cred.di_json)
+            click.echo(f"Wrote {out / stem}.json and .jwt: {cred.name}")
         if not issued:
             click.echo("No area meets the coverage rule yet, so there is nothing to issue.")
         else:
@@ -105,8 +108,8 @@ def register(main: click.Group, setup, cli_actor) -> None:
     @main.command("verify")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def verify_cmd(path: Path) -> None:
-        """Check a record (PDF, CSV, JSON), a credential (.jwt) or a baked badge (PNG, SVG); exit 1 unless authentic
-        and current."""
+        """Check a record (PDF, CSV, JSON), a credential (.json or .jwt) or a baked badge (PNG, SVG); exit 1 unless
+        authentic and current."""
         if path.stat().st_size > verify.MAX_FILE_BYTES:  # refused before it is read
             click.echo(f"NOT CHECKED: {path} is larger than {verify.MAX_FILE_BYTES // (1024 * 1024)} MB; no record, "
                        "credential or badge issued here is.", err=True)

@@ -119,30 +119,33 @@ def _credential_for(db: Session, actor: Actor, credential_id: int) -> IssuedCred
 
 
 @get("/credentials/{credential_id:int}/download", sync_to_thread=True, include_in_schema=False)
-def download_credential(db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+def download_credential(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+    """?format=di (the default: JSON with a Data Integrity proof, for wallets) or ?format=jwt (VC-JWT)."""
     cred = _credential_for(db, actor, credential_id)
-    name = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}.jwt"
-    return Response(cred.token, media_type="application/vc+jwt", headers={
+    fmt = request.query_params.get("format", credentials.DOWNLOAD_FORMATS[0])
+    content, media_type, name = credentials.credential_file(cred, fmt)
+    return Response(content, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
 
-def _badge(db: Session, actor: Actor, credential_id: int, fmt: str) -> Response:
+def _badge(request: Request, db: Session, actor: Actor, credential_id: int, image: str) -> Response:
+    """?proof=jwt (the default) or ?proof=di: which form of the credential is baked in."""
     cred = _credential_for(db, actor, credential_id)  # who may have it, before any drawing
-    data, media_type, name = baking.badge_file(cred, fmt)
+    data, media_type, name = baking.badge_file(cred, image, request.query_params.get("proof", baking.PROOFS[0]))
     return Response(data, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
 
 @get("/credentials/{credential_id:int}/badge.png", sync_to_thread=True, include_in_schema=False)
-def badge_png(db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+def badge_png(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
     """The credential baked into a PNG badge (Open Badges 3.0, baked badge)."""
-    return _badge(db, actor, credential_id, "png")
+    return _badge(request, db, actor, credential_id, "png")
 
 
 @get("/credentials/{credential_id:int}/badge.svg", sync_to_thread=True, include_in_schema=False)
-def badge_svg(db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+def badge_svg(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
     """The credential baked into an SVG badge."""
-    return _badge(db, actor, credential_id, "svg")
+    return _badge(request, db, actor, credential_id, "svg")
 
 
 @post("/credentials/{credential_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
@@ -240,8 +243,8 @@ def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEnc
 # --- published keys and the revocation list ------------------------------------------------------
 
 @get("/.well-known/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS)
-def all_keys(db: Db) -> Response:
-    return Response(keys.jwks(db), headers=PUBLIC_JSON)
+def all_keys(request: Request, db: Db) -> Response:
+    return Response(keys.jwks(db, _base(request)), headers=PUBLIC_JSON)
 
 
 def _org(db: Session, org_id: int) -> Organization:
@@ -252,19 +255,19 @@ def _org(db: Session, org_id: int) -> Organization:
 
 
 @get("/orgs/{org_id:int}/jwks.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404))
-def org_keys(db: Db, org_id: FromPath[int]) -> Response:
+def org_keys(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
-    return Response(keys.jwks(db, org_id), headers=PUBLIC_JSON)
+    return Response(keys.jwks(db, _base(request), org_id), headers=PUBLIC_JSON)
 
 
 @get("/orgs/{org_id:int}/did.json", sync_to_thread=True, tags=PUBLIC_TAGS, responses=errors(404),
      media_type="application/did+json")  # the schema names the type the document is served as
 def did_document(request: Request, db: Db, org_id: FromPath[int]) -> Response:
     _org(db, org_id)
-    stored = keys.stored_key(db, org_id)
-    if stored is None:
+    published = keys.keys_of(db, org_id)
+    if not published:
         raise NotFound
-    return Response(keys.did_document(_base(request), stored), media_type="application/did+json",
+    return Response(keys.did_document(_base(request), org_id, published), media_type="application/did+json",
                     headers=PUBLIC_JSON)
 
 
