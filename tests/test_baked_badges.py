@@ -2,7 +2,8 @@
 section 5.3 defines; /verify and `mentoring verify` read it back.
 
 Extraction is checked with code we did not write: pypng 0.20220715.0 walks the PNG's chunks (and checks their
-CRCs), and the Python standard library's xml.etree.ElementTree (CPython 3.11+) parses the SVG."""
+CRCs), the Python standard library's xml.etree.ElementTree (CPython 3.11+) parses the SVG, and openbadgeslib
+4.6.3 (an OB 3.0 verifier from PyPI, a test dependency that helper `outside` adds) extracts from both."""
 
 import io
 import json
@@ -22,6 +23,11 @@ from .test_credentials import cli, issue, sign_area  # noqa: F401  (cli is a fix
 OB = "https://purl.imsglobal.org/ob/v3p0"
 SVG = "http://www.w3.org/2000/svg"
 assert png.__version__ == "0.20220715.0", png.__version__  # the version these tests were written against
+
+
+def openbadgeslib_extracts(png_bytes: bytes, svg_bytes: bytes) -> tuple[str, str]:
+    verifier = pytest.importorskip("openbadgeslib.ob3.verifier").OB3Verifier
+    return verifier.extract_token_from_png(png_bytes), verifier.extract_token_from_svg(svg_bytes)
 
 
 def itxt_chunks(data: bytes) -> list[dict]:
@@ -105,6 +111,7 @@ def test_the_mentee_downloads_baked_badges_that_outside_parsers_read_and_verify_
     assert b'xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"' in got_svg.content
     element = svg_credential(got_svg.content)
     assert element.get("verify") == cred.token and not (element.text or "").strip()
+    assert openbadgeslib_extracts(got_png.content, got_svg.content) == (cred.token, cred.token)
     # The drawing says what the credential says: program, area, level and shop.
     words = " ".join(t.text for t in ET.fromstring(got_svg.content).iter(f"{{{SVG}}}text"))
     vc = credentials.payload_of(cred.token)
@@ -183,6 +190,8 @@ def test_the_data_integrity_form_bakes_as_json_and_verifies_as_its_bare_file(ear
     assert itxt_chunks(baked_png.content)[0]["text"] == cred.di_json.strip()  # the wallet's file, byte for byte
     element = svg_credential(baked_svg.content)
     assert element.get("verify") is None and json.loads(element.text) == json.loads(cred.di_json)
+    assert [json.loads(t) for t in openbadgeslib_extracts(baked_png.content, baked_svg.content)] == [
+        json.loads(cred.di_json)] * 2
     name = json.loads(cred.di_json)["name"]
     changed = name[:-1] + ("X" if name[-1] != "X" else "Y")  # one character
     tampered = baked_svg.content.replace(name.encode(), changed.encode(), 1)  # the first is in the credential
