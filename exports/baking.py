@@ -57,13 +57,16 @@ class Face:
 
 def face_of(credential: dict, fallback_name: str = "") -> Face:
     """What the image shows, read from the credential itself, so the picture never says more than what is signed."""
-    achievement = (credential.get("credentialSubject") or {}).get("achievement") or {}
+    subject = credential.get("credentialSubject")
+    achievement = subject.get("achievement") if isinstance(subject, dict) else None
+    achievement = achievement if isinstance(achievement, dict) else {}
     alignments = [a for a in achievement.get("alignment") or [] if isinstance(a, dict)]
     framework = str(alignments[0].get("targetFramework", "")) if alignments else ""
     program = framework.removeprefix(ASE_PREFIX) or "Workplace mentoring"
     parts = str(achievement.get("id", "")).removeprefix(OUR_ACHIEVEMENTS).split(":")
     level = parts[2] if str(achievement.get("id", "")).startswith(OUR_ACHIEVEMENTS) and len(parts) > 2 else ""
-    shop = str((credential.get("issuer") or {}).get("name", ""))
+    issuer = credential.get("issuer")
+    shop = str(issuer.get("name", "")) if isinstance(issuer, dict) else ""
     name = str(credential.get("name") or fallback_name)
     area = next((a for a in alignments if a.get("targetType") == "ext:ASETaskArea"), None)
     if area and "level" not in parts:
@@ -288,7 +291,7 @@ def kind_of(data: bytes) -> str | None:
     if data.startswith(PNG_SIGNATURE):
         return "png"
     head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:4096]):
+    if head.startswith(b"<") and b"<svg" in data[:4096]:  # after an XML declaration or comments, if any
         return "svg"
     return None
 
