@@ -32,6 +32,9 @@ from mentoring.trail import audit
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CLR_CONTEXT = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
+# Defines 1EdTechJsonSchemaValidator2019 (credentialSchema.type), which the OB context does not: without it
+# verifier-core's JSON-LD safe mode refuses the Data Integrity form ("relative @type reference").
+OB_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 OB_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 ASE_URL = "https://www.aseeducationfoundation.org/"
 RATING_SCALE = "urn:x-workplace-mentoring:result:task-rating"
@@ -143,7 +146,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
         evidence = [{"id": record_url, "type": ["Evidence"], "name": "Completion record",
                      "genre": "Completion record", "narrative": "The shop's record of every sign-off."}]
     return {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "@context": [VC_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT],
         "id": credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": f"{item.name}: {content['mentee']['name']}",
@@ -197,11 +200,10 @@ def sign_di(credential: dict, stored_key: keys.IssuerKey, secret: str, base_url:
     return json.dumps(signed, ensure_ascii=False, indent=2)
 
 
-DOWNLOAD_FORMATS = ("di", "jwt")  # the first is the default: the form wallets accept
-
-
-def credential_file(cred: IssuedCredential, fmt: str) -> tuple[str, str, str]:
-    """(content, media type, file name) of an issued credential in the form the mentee chose."""
+def credential_file(cred: IssuedCredential, fmt: str | None) -> tuple[str, str, str]:
+    """(content, media type, file name) of an issued credential in the form the mentee chose; with no choice,
+    the wallet form if the credential has one."""
+    fmt = fmt or ("di" if cred.di_json else "jwt")
     stem = f"{cred.kind}-{cred.achievement_key.replace(':', '-')}-{cred.uuid[:8]}"
     if fmt == "jwt":
         return cred.token, "application/vc+jwt", stem + ".jwt"
@@ -288,11 +290,17 @@ def _add_wallet_forms(db: Session, creds: list[IssuedCredential], di_key, secret
     created = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     for cred in sorted(creds, key=lambda c: c.kind == "transcript"):  # a transcript bundles the others' forms
         if not cred.di_json:
-            credential = _strip_claims(payload_of(cred.token))
+            try:
+                credential = _strip_claims(payload_of(cred.token))
+            except (ValueError, IndexError):  # not a token we can read: nothing to sign again
+                continue
             if cred.kind == "transcript":
                 subject = credential["credentialSubject"]
                 subject["verifiableCredential"] = [forms.get(v.get("id"), v) for v in subject["verifiableCredential"]]
-            cred.di_json = sign_di(credential, di_key, secret, base_url, created=created)
+            try:
+                cred.di_json = sign_di(credential, di_key, secret, base_url, created=created)
+            except FormError:  # made before its contexts defined every term (the extensions context): JWT only
+                continue
             db.add(cred)
         forms[f"urn:uuid:{cred.uuid}"] = json.loads(cred.di_json)
 
@@ -304,7 +312,7 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
     credential_id = f"urn:uuid:{uuid.uuid4()}"
     shop = _profile(base_url, content["shop"])
     clr = {
-        "@context": [VC_CONTEXT, CLR_CONTEXT, OB_CONTEXT],
+        "@context": [VC_CONTEXT, CLR_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT],
         "id": credential_id,
         "type": ["VerifiableCredential", "ClrCredential"],
         "name": f"Transcript: {content['mentee']['name']}, {content['task_list']['name']}",

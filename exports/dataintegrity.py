@@ -10,13 +10,14 @@ issuing and verifying never touch the network and a context cannot be swapped un
 import copy
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pyld.jsonld import JsonLdError, JsonLdProcessor
+from pyld.jsonld import DEFAULT_BASE_IRI, JsonLdError, JsonLdProcessor
 
 CRYPTOSUITE = "eddsa-rdfc-2022"
 PROOF_TYPE = "DataIntegrityProof"
@@ -30,6 +31,7 @@ CONTEXT_FILES = {
     "https://w3id.org/security/multikey/v1": "multikey-v1.jsonld",
 }
 _ED25519_PUB = b"\xed\x01"  # multicodec prefix of an Ed25519 public key in a Multikey
+_ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*|_):\S*$")  # as pyld tells one
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -104,11 +106,38 @@ def _dropped(term: str | None) -> None:
                      + (f" ({term})." if term else "."))
 
 
+def _relative_references(node) -> list[str]:
+    """@type and @id values of the expanded document that were relative references. pyld resolves them
+    against a made-up base (DEFAULT_BASE_IRI) where jsonld.js leaves them out, so the two would sign different
+    data; verifiers in safe mode refuse them ("relative @type reference"), and so do we."""
+    if isinstance(node, list):
+        return [t for item in node for t in _relative_references(item)]
+    if not isinstance(node, dict):
+        return []
+    found = []
+    for key, value in node.items():
+        if key in ("@type", "@id"):
+            found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)
+                      and (v.startswith(DEFAULT_BASE_IRI) or not _ABSOLUTE_IRI.match(v))]
+        elif key != "@value":
+            found += _relative_references(value)
+    return found
+
+
 def canonicalize(document: dict) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document, with contexts loaded offline."""
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": document_loader}
     try:
-        return JsonLdProcessor(on_property_dropped=_dropped).normalize(
-            document, {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": document_loader})
+        processor = JsonLdProcessor(on_property_dropped=_dropped)
+        expanded = processor.expand(document, {"documentLoader": document_loader, "base": ""})
+        relative = _relative_references(expanded)
+        if relative:
+            name = relative[0].removeprefix(DEFAULT_BASE_IRI)
+            raise ProofError(f"The document has a type or id that its JSON-LD contexts do not define ({name}).")
+        return processor.normalize(expanded, options)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # pyld is not hardened against every malformed input a stranger can paste into /verify.
+        raise ProofError("The document is not valid JSON-LD.") from exc
     except JsonLdError as exc:
         cause = exc
         while cause is not None:  # pyld wraps whatever the loader or the handler raised
@@ -162,6 +191,8 @@ def verify_proof(document: dict, public: Ed25519PublicKey) -> dict:
     """Check the embedded proof against the public key; return the proof or raise ProofError."""
     proof = proof_of(document)
     unsecured = {k: v for k, v in document.items() if k != "proof"}
+    if "@context" not in unsecured:
+        raise ProofError("The credential has no @context, so its proof cannot be checked.")
     try:
         signature = multibase_decode(proof["proofValue"])
     except ValueError as exc:

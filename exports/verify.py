@@ -138,7 +138,8 @@ def _verify_json(db: Session, data: bytes, text: str) -> Verdict:
         status = status_of(db, record)
         return Verdict("record", True, status.status, f"The content matches what the shop issued. {status.message}",
                        record=record)
-    if isinstance(document, dict) and "VerifiableCredential" in document.get("type", []):
+    types = document.get("type") if isinstance(document, dict) else None
+    if "VerifiableCredential" in (types if isinstance(types, list) else [types]):
         if "proof" not in document:
             return Verdict("credential", False, "invalid", "This credential carries no proof. Upload the signed "
                                                            "credential (the wallet .json file or the .jwt file).")

@@ -213,7 +213,8 @@ def test_the_mentee_chooses_the_file_and_older_credentials_get_the_wallet_form(c
         for row in db.exec(select(IssuedCredential)).all():
             row.di_json = None
             db.add(row)
-    assert browser.get(f"/credentials/{cred.id}/download").status_code == 422
+    assert browser.get(f"/credentials/{cred.id}/download?format=di").status_code == 422
+    assert browser.get(f"/credentials/{cred.id}/download").text == cred.token  # no choice made: what there is
     page = browser.get(f"/assignments/{assigned.id}/records").text
     assert 'value="di"' not in page and 'value="jwt" checked' in page
     again = {c.kind: c for c in issue(clean_db, world.manager, assigned)}
@@ -236,3 +237,44 @@ def test_the_cli_writes_and_verifies_the_wallet_file(cli, clean_db, world, assig
     tampered = tmp_path / "tampered.json"
     tampered.write_text(wallet.read_text().replace("Riverside", "Riversidf", 1))
     assert "NOT AUTHENTIC (credential, invalid)" in cli("verify", str(tampered), code=1)
+
+
+# --- whatever a stranger pastes ------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from exports import verify  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=3), max_leaves=10)
+_contexts = st.one_of(st.sampled_from([credentials.VC_CONTEXT, credentials.OB_CONTEXT, credentials.CLR_CONTEXT,
+                                       "https://example.org/ctx.jsonld", "", 5, None]),
+                      st.lists(st.sampled_from([credentials.VC_CONTEXT, credentials.OB_CONTEXT]), max_size=3),
+                      st.dictionaries(st.sampled_from(["@vocab", "@base", "@import", "id", "x"]), _json, max_size=2))
+
+
+@given(context=_contexts, body=st.dictionaries(st.sampled_from(["id", "type", "name", "issuer", "@id", "@type",
+                                                                "credentialSubject", "validFrom"]), _json, max_size=4),
+       proof_value=st.text(max_size=90))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_verify_always_answers_for_a_document_naming_a_real_key(db, world, context, body, proof_value):
+    stored = keys.current_key(db, world.shop.id, "test-secret-" + "x" * 40, keys.EDDSA)
+    document = {"@context": context, "type": ["VerifiableCredential"], **body,
+                "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                          "proofPurpose": "assertionMethod", "proofValue": "z" + proof_value,
+                          "verificationMethod": keys.verification_method(BASE, stored)}}
+    verdict = verify.verify_bytes(db, json.dumps(document).encode())
+    assert verdict.authentic is False and verdict.message
+
+
+def test_a_type_the_contexts_do_not_define_is_refused():
+    # Without the OB extensions context, 1EdTechJsonSchemaValidator2019 is a relative IRI that RDF drops.
+    doc = {"@context": [credentials.VC_CONTEXT, credentials.OB_CONTEXT], "id": "urn:uuid:1",
+           "type": ["VerifiableCredential"],
+           "credentialSchema": [{"id": credentials.OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}]}
+    with pytest.raises(di.ProofError, match="type or id .* not define .1EdTechJsonSchemaValidator2019"):
+        di.canonicalize(doc)
+    doc["@context"].append("https://purl.imsglobal.org/spec/ob/v3p0/extensions.json")
+    assert "1EdTechJsonSchemaValidator2019" in di.canonicalize(doc)

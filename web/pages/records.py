@@ -122,8 +122,7 @@ def _credential_for(db: Session, actor: Actor, credential_id: int) -> IssuedCred
 def download_credential(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
     """?format=di (the default: JSON with a Data Integrity proof, for wallets) or ?format=jwt (VC-JWT)."""
     cred = _credential_for(db, actor, credential_id)
-    fmt = request.query_params.get("format", credentials.DOWNLOAD_FORMATS[0])
-    content, media_type, name = credentials.credential_file(cred, fmt)
+    content, media_type, name = credentials.credential_file(cred, request.query_params.get("format"))
     return Response(content, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
