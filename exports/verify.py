@@ -1,4 +1,5 @@
-"""Verify whatever a verifier holds: a record PDF, CSV or JSON file, a pasted code, or a credential."""
+"""Verify whatever a verifier holds: a record PDF, CSV or JSON file, a pasted code, a credential, or a badge image
+with a credential baked into it."""
 
 import csv
 import hashlib
@@ -9,11 +10,13 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from exports import credentials, formats
+from exports import baking, credentials, formats
 from exports.models import CompletionRecord, RecordFile
 from exports.record import content_hash, content_of, find_record, status_of
 from mentoring.access import disclosure
 
+# The largest file anyone may have checked, on the page or the command line; records and credentials are far smaller.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 CODE_PATTERN = re.compile(r"\b([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})\b")
 
 
@@ -71,6 +74,8 @@ def verify_record_code(db: Session, code: str) -> Verdict:
 
 def verify_bytes(db: Session, data: bytes) -> Verdict:
     """Tell the kind of file from its content, never from its name."""
+    if baking.kind_of(data):
+        return _verify_baked(db, data)
     if data.startswith(b"%PDF"):
         return _verify_file(db, data, _code_in_pdf(data), "PDF")
     text = data.decode("utf-8-sig", errors="replace").strip()
@@ -87,6 +92,17 @@ def verify_credential(db: Session, token: str) -> Verdict:
     check = credentials.verify_token(db, token)
     return Verdict("credential", check.authentic, check.status, check.message, credential=check,
                    details=check.problems or [])
+
+
+def _verify_baked(db: Session, data: bytes) -> Verdict:
+    """A badge image answers exactly as the credential baked into it would on its own."""
+    try:
+        baked = baking.unbake(data)
+    except baking.BakingError as exc:
+        return Verdict("unknown", False, "invalid", str(exc))
+    if isinstance(baked, dict):  # a credential with an embedded proof: the same path as its bare JSON file
+        return verify_bytes(db, json.dumps(baked, ensure_ascii=False).encode())
+    return verify_credential(db, baked)
 
 
 def _verify_file(db: Session, data: bytes, claimed_code: str | None, what: str) -> Verdict:

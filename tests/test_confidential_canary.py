@@ -2,7 +2,9 @@
 from its route map, so routes added later are covered), in exports, the API, the audit log, the application log
 and email digests, as every persona. Each string may appear only where the design allows it."""
 
+import contextlib
 import io
+import json
 import logging
 import re
 import time
@@ -185,11 +187,23 @@ def _get_routes(app) -> list[str]:
 
 
 def _texts(response) -> list[str]:
-    """What a response reveals: its text, and the text inside any zip it carries."""
+    """What a response reveals: its text, the text inside any zip it carries, and the credential inside a baked
+    badge or a .jwt download (its payload is base64, where a plain search would not see a note)."""
+    from exports import baking, credentials
+
     texts = [response.content.decode("utf-8", "replace")]
     if response.content[:2] == b"PK":
         with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
             texts += [archive.read(name).decode("utf-8", "replace") for name in archive.namelist()]
+    token = response.text if response.headers.get("content-type", "").startswith("application/vc+jwt") else None
+    if response.status_code == 200 and baking.kind_of(response.content):
+        with contextlib.suppress(baking.BakingError):  # an image with nothing baked in (an icon) hides nothing
+            baked = baking.unbake(response.content)
+            token = baked if isinstance(baked, str) else None
+            texts += [json.dumps(baked, ensure_ascii=False)] if isinstance(baked, dict) else []
+    if token and token.count(".") == 2:
+        with contextlib.suppress(ValueError):
+            texts.append(json.dumps(credentials.payload_of(token), ensure_ascii=False))
     return texts
 
 

@@ -108,7 +108,12 @@ def register(main: click.Group, setup, cli_actor) -> None:
     @main.command("verify")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def verify_cmd(path: Path) -> None:
-        """Check a record (PDF, CSV, JSON) or a credential (.json or .jwt); exit 1 unless authentic and current."""
+        """Check a record (PDF, CSV, JSON), a credential (.json or .jwt) or a baked badge (PNG, SVG); exit 1 unless
+        authentic and current."""
+        if path.stat().st_size > verify.MAX_FILE_BYTES:  # refused before it is read
+            click.echo(f"NOT CHECKED: {path} is larger than {verify.MAX_FILE_BYTES // (1024 * 1024)} MB; no record, "
+                       "credential or badge issued here is.", err=True)
+            sys.exit(2)
         _, database = setup()
         with database.session() as db:
             verdict = verify.verify_bytes(db, path.read_bytes())

@@ -16,7 +16,7 @@ from litestar.params import Body, FromPath
 from litestar.response import File
 from sqlmodel import Session
 
-from exports import bulk, checkpoints, credentials, keys, record, service, statuslist, verify
+from exports import baking, bulk, checkpoints, credentials, keys, record, service, statuslist, verify
 from exports.models import CompletionRecord, ExportJob, IssuedCredential
 from mentoring.access import disclosure, policy, throttle
 from mentoring.access.policy import Actor
@@ -127,6 +127,26 @@ def download_credential(request: Request, db: Db, actor: Me, credential_id: From
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
 
 
+def _badge(request: Request, db: Session, actor: Actor, credential_id: int, image: str) -> Response:
+    """?proof=jwt (the default) or ?proof=di: which form of the credential is baked in."""
+    cred = _credential_for(db, actor, credential_id)  # who may have it, before any drawing
+    data, media_type, name = baking.badge_file(cred, image, request.query_params.get("proof", baking.PROOFS[0]))
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+
+
+@get("/credentials/{credential_id:int}/badge.png", sync_to_thread=True, include_in_schema=False)
+def badge_png(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+    """The credential baked into a PNG badge (Open Badges 3.0, baked badge)."""
+    return _badge(request, db, actor, credential_id, "png")
+
+
+@get("/credentials/{credential_id:int}/badge.svg", sync_to_thread=True, include_in_schema=False)
+def badge_svg(request: Request, db: Db, actor: Me, credential_id: FromPath[int]) -> Response:
+    """The credential baked into an SVG badge."""
+    return _badge(request, db, actor, credential_id, "svg")
+
+
 @post("/credentials/{credential_id:int}/revoke", sync_to_thread=True, include_in_schema=False)
 def revoke_credential(request: Request, db: Db, actor: Me, credential_id: FromPath[int], data: FormData) -> Response:
     cred = _credential_for(db, actor, credential_id)
@@ -196,7 +216,7 @@ class VerifyForm:
     file: UploadFile | None = None
 
 
-MAX_UPLOAD = 8 * 1024 * 1024
+MAX_UPLOAD = verify.MAX_FILE_BYTES
 
 
 @post("/verify", sync_to_thread=True, include_in_schema=False, before_request=verify_budget,
@@ -215,7 +235,8 @@ def verify_upload(db: Db, data: Annotated[VerifyForm, Body(media_type=RequestEnc
         verdict = verify.verify_record_code(db, text)
     else:
         verdict = verify.verify_bytes(db, text.encode())
-    return _verdict_page(db, verdict, errors={})
+    # A file that is none of the things we verify (or an image with no readable credential) is refused as such.
+    return _verdict_page(db, verdict, 422 if verdict.kind == "unknown" else 200, errors={})
 
 
 # --- published keys and the revocation list ------------------------------------------------------
@@ -348,6 +369,7 @@ def job_download(request: Request, db: Db, actor: Me, job_id: FromPath[int]) -> 
                 headers={"Cache-Control": "private, no-store"})
 
 
-HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, revoke_credential, revoke_record,
-            verify_form, verify_code, verify_upload, all_keys, org_keys, did_document, revocations, status_list,
-            bulk_page, bulk_start, job_page, job_progress, job_download, published_checkpoints]
+HANDLERS = [records_page, export_file, choose_disclosure, issue, download_credential, badge_png, badge_svg,
+            revoke_credential, revoke_record, verify_form, verify_code, verify_upload, all_keys, org_keys, did_document,
+            revocations, status_list, bulk_page, bulk_start, job_page, job_progress, job_download,
+            published_checkpoints]
