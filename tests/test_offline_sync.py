@@ -91,6 +91,11 @@ def stored(clean_db):
                 db.exec(select(EvidencePhoto)).all(), db.exec(select(OfflineConflict)).all())
 
 
+def chains(clean_db) -> list:
+    with clean_db.session() as db:
+        return signoffs.verify_chains(db)
+
+
 def audit_verify(monkeypatch, database_url, tmp_path) -> str:
     monkeypatch.setenv("MENTORING_DATABASE_URL", database_url)
     monkeypatch.setenv("MENTORING_DATA_DIR", str(tmp_path))
@@ -130,14 +135,17 @@ def test_three_offline_signoffs_for_two_mentees_are_stored_once_each_and_chains_
     assert first.device == "shop tablet: Bay 3" and first.idempotency_key == queue[0][0]["idempotency_key"]
     assert photos[0].event_id == first.id
     assert {e.actor_id for e in events} == {world.mentor.id, world.mentor2.id}
-    assert signoffs.verify_chains(clean_db.session()) == []
+    assert chains(clean_db) == []
+    browser.login(world.mentor.email)
+    history = browser.get(f"/assignments/{assigned.id}/tasks/I.A.1").text
+    assert "signed offline at" in history and "RO RO-77" in history
     assert "3 events, every chain intact" in audit_verify(monkeypatch, database_url, tmp_path)
     # The device time is inside the hash: changing it breaks the chain.
     with clean_db.transaction() as db:
         row = db.get(ProgressEvent, first.id)
         row.device_time = row.device_time.replace(hour=10)
         db.add(row)
-    assert [b.event_id for b in signoffs.verify_chains(clean_db.session())] == [first.id]
+    assert [b.event_id for b in chains(clean_db)] == [first.id]
 
 
 def test_the_same_event_sent_twice_at_once_is_stored_once(app, browser, world, assigned, clean_db,
@@ -295,7 +303,7 @@ def test_after_a_revoke_the_mentor_may_sign_the_task_with_the_offline_signoff(
         "signoff", world.mentor.id, 4, device_id, signed.id)
     assert signed.device_time is not None and signed.idempotency_key is None
     assert [p.event_id for p in photos] == [signed.id]
-    assert signoffs.verify_chains(clean_db.session()) == []
+    assert chains(clean_db) == []
 
 
 def test_practice_logged_meanwhile_is_no_conflict(browser, world, assigned, clean_db, tablet_with_keys):
