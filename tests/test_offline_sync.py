@@ -302,6 +302,7 @@ def test_after_a_revoke_the_mentor_may_sign_the_task_with_the_offline_signoff(
         f"/shops/{world.shop.id}/offline-conflicts").text
     browser.client.cookies.clear()
     browser.login(world.mentor.email)
+    assert "1 offline sign-off of yours to settle" in browser.get("/mentor").text
     assert 'value="signed"' in browser.get(f"/offline-conflicts/{conflict_id}").text
     assert browser.post(f"/offline-conflicts/{conflict_id}", {"choice": "signed"}).status_code == 303
     events, photos, [conflict] = stored(clean_db)

@@ -273,6 +273,13 @@ def open_counts(db: Session, shop_ids: set[int]) -> dict[int, int]:
         .group_by(OfflineConflict.shop_id)).all())
 
 
+def open_of_mentor(db: Session, actor: Actor) -> dict[int, int]:
+    """A mentor's own open conflicts per shop, for their home page."""
+    return dict(db.exec(select(OfflineConflict.shop_id, func.count()).where(
+        OfflineConflict.mentor_id == actor.person_id, OfflineConflict.resolved_at.is_(None))
+        .group_by(OfflineConflict.shop_id)).all())
+
+
 def conflicts_at(db: Session, actor: Actor, shop_id: int) -> list[OfflineConflict]:
     """Open ones first, newest first; a mentor sees their own, a manager all of the shop's."""
     query = select(OfflineConflict).where(OfflineConflict.shop_id == shop_id)
