@@ -104,12 +104,23 @@ def audit_verify(monkeypatch, database_url, tmp_path) -> str:
     return result.output
 
 
+def key_from_snapshot(browser, person, pin=PIN) -> bytes:
+    """K as the tablet derives it: from the salt and iterations of the snapshot (helper `device`'s route),
+    checked against its `check` as the tablet does before it signs anything."""
+    snapshot = browser.get("/tablet/offline/snapshot").json()
+    [mentor] = [m for m in snapshot["mentors"] if m["id"] == person.id]
+    v = mentor["verifier"]
+    k = offline.derive(pin, bytes.fromhex(v["salt"]), v["iterations"])
+    assert hashlib.sha256(k).hexdigest() == v["check"]
+    return k
+
+
 @pytest.fixture
 def tablet_with_keys(browser, world, assigned, second, clean_db):
     device_id = enroll(browser, world, clean_db)
     unlock(browser, world.mentor)
     unlock(browser, world.mentor2)
-    return device_id, key(clean_db, device_id, world.mentor), key(clean_db, device_id, world.mentor2)
+    return device_id, key_from_snapshot(browser, world.mentor), key_from_snapshot(browser, world.mentor2)
 
 
 def test_three_offline_signoffs_for_two_mentees_are_stored_once_each_and_chains_verify(
