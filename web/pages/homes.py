@@ -8,7 +8,7 @@ from sqlmodel import Session
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.people import roster
-from mentoring.progress import board
+from mentoring.progress import board, offline_sync
 from web.pages import manage
 from web.render import page
 
@@ -23,7 +23,8 @@ def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor], so
 @get("/mentor", sync_to_thread=True)
 def mentor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
     policy.require_role(actor, "mentor")
-    return page("homes/mentor.html", cards=board.mentor_cards(db, actor))
+    return page("homes/mentor.html", cards=board.mentor_cards(db, actor),
+                offline_conflicts=offline_sync.open_of_mentor(db, actor))
 
 
 @get("/me", sync_to_thread=True)
