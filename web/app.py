@@ -25,7 +25,7 @@ from mentoring.progress import evidence
 from web import apidoc, errors, inputs, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
-from web.pages import admin, api, api_v1, auth, homes, manage, progress, records, tablet, tasklists
+from web.pages import admin, api, api_v1, auth, homes, manage, progress, pwa, records, tablet, tasklists
 from web.render import FORM_BODY_BYTES
 from web.settings import Settings
 
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or Database(settings.db_url)
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
-                *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS]
+                *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
+                *pwa.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[
