@@ -83,7 +83,8 @@ def db(clean_db):
 
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 40)
+    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 40,
+                    offline_pin_iterations=1000)  # production: 600_000 (a fixed vector checks the derivation)
 
 
 @pytest.fixture

@@ -219,3 +219,15 @@ def test_pay_plan_and_tool_notes_appear_only_where_the_design_allows(browser, ap
         assert canary not in details
         assert canary not in caplog.text
         assert canary not in mails
+
+
+def test_a_shop_tablets_offline_copy_holds_no_pay_plan_notes(browser, world, objects, clean_db):
+    """GET /tablet/offline/snapshot answers only an enrolled tablet, so the sweep above (no browser is one) sees
+    its 404: here a real tablet, with a mentor's verifier, fetches the shop's copy."""
+    browser.login(world.manager.email)
+    assert browser.post(f"/shops/{world.shop.id}/tablets", {"name": "Bay 1"}).status_code == 303
+    assert browser.post(f"/tablet/mentors/{world.mentor.id}", {"pin": "2580"}).status_code == 303
+    response = browser.get("/tablet/offline/snapshot?queued=0")
+    assert response.status_code == 200 and world.mentee.full_name in response.text
+    for canary in CANARIES:
+        assert canary not in response.text

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Uploads that find no free slot within the wait get 503 with Retry-After, and nothing is saved.
     photo_decodes: int = Field(default=2, ge=1, le=64)
     photo_decode_wait_seconds: float = Field(default=20.0, gt=0, le=120)
+    # PBKDF2 rounds of a tablet's offline PIN verifier (mentoring/access/offline.py; README, "PIN threat model").
+    # Each offline PIN entry costs the tablet this many; tests set it low.
+    offline_pin_iterations: int = Field(default=600_000, ge=1000, le=10_000_000)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, field_validator, model_validator
 from sqlmodel import Session, select
 
-from mentoring.access import apitokens, policy
+from mentoring.access import apitokens, offline, policy
 from mentoring.access.auth import check_password, check_pin, hash_secret, replace_password, replace_pin, set_pin
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound, flush_unique, parse_input
@@ -188,6 +188,7 @@ def set_active(db: Session, actor: Actor, person: Person, active: bool) -> None:
     db.add(person)
     if not active:
         apitokens.revoke_tokens_of(db, actor, person.id)
+        offline.forget(db, person_id=person.id)
 
 
 def reset_credentials(db: Session, actor: Actor, person: Person, *, password: str, pin: str) -> None:
@@ -328,6 +329,8 @@ def remove_membership(db: Session, actor: Actor, membership: Membership) -> None
                              "Change or end the triad first."})
     audit.record(db, actor, "membership.delete", membership, org_id=membership.organization_id,
                  person_id=membership.person_id, role=membership.role)
+    if membership.role == "mentor":  # no longer a mentor there: that shop's tablets stop checking their PIN
+        offline.forget(db, person_id=membership.person_id, shop_id=membership.organization_id)
     db.delete(membership)
     db.flush()
 

@@ -5,7 +5,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlmodel import Session
 
-from mentoring.access import policy
+from mentoring.access import policy, tablets
 from mentoring.access.policy import Actor
 from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup
 from mentoring.people import roster
@@ -29,7 +29,8 @@ def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str =
     return page("homes/manager.html", status_code=status_code, d=d, rows=rows, mentors=mentors,
                 filters={"sort": sort, "flag": flag, "mentor": mentor, "q": q}, errors=errors or {},
                 area_totals=dashboard.area_totals(rows), enrollments=roster.enrollments_at_shops(db, shops),
-                recent=board.recent_signoffs(db, shops, limit=8), **_setups(db, actor, d.shops))
+                recent=board.recent_signoffs(db, shops, limit=8), tablets_to_check=tablets.needing_attention(db, shops),
+                **_setups(db, actor, d.shops))
 
 
 def _setups(db: Session, actor: Actor, shops: list[Organization]) -> dict:

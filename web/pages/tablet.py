@@ -3,22 +3,24 @@
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from litestar.utils.scope.state import ScopeState
 from sqlmodel import Session
 
 from mentoring.access import policy, tablets
 from mentoring.access.auth import LoginRefused
 from mentoring.access.models import TabletDevice
 from mentoring.access.policy import Actor
-from mentoring.errors import NotFound
+from mentoring.errors import FormError, NotFound
 from mentoring.people.models import Person
-from mentoring.progress import signoffs, tablet_turns
+from mentoring.progress import signoffs, tablet_offline, tablet_turns
 from web import sessions
-from web.deps import pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
+from web.deps import database_of, pin_limits, session_cookie_name, set_session_cookie, settings_of, tablet_cookie_name
 from web.render import FormData, page, see_other, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
 DEVICE_COOKIE_DAYS = 365
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _device(request: Request, db: Session) -> TabletDevice:
@@ -53,7 +55,8 @@ def unlock(request: Request, db: Db, person_id: FromPath[int], data: FormData) -
     device = _device(request, db)
     settings = settings_of(request)
     try:
-        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings))
+        mentor = tablets.unlock(db, device, person_id, str(data.get("pin", "")), limits=pin_limits(settings),
+                                secret=settings.secret_key, iterations=settings.offline_pin_iterations)
     except LoginRefused as refused:  # a wrong PIN is already counted (mentoring/access/lockout.py)
         response = page("tablet/pin.html", status_code=429 if refused.retry_after else 400, device=device,
                         mentor=db.get(Person, person_id), errors={"pin": refused.message})
@@ -79,6 +82,24 @@ def done(request: Request, db: Db) -> Response:
     response = see_other("/tablet")
     response.delete_cookie(cookie, path="/")
     return response
+
+
+@get("/tablet/offline/snapshot", sync_to_thread=True)
+def offline_snapshot(request: Request, db: Db, queued: FromQuery[str] = "") -> Response:
+    """The tablet's copy for signing offline (mentoring/progress/tablet_offline.py); the tablet cookie only."""
+    device = tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request))))
+    if device is None:
+        return Response({"status": "not_enrolled", "detail": "This browser is not an enrolled shop tablet, or "
+                         "its enrollment was revoked."}, status_code=404, headers=NO_STORE)
+    try:
+        with database_of(request).transaction() as writer:  # a GET: its own short write (see current_actor)
+            tablets.seen(writer, writer.get(TabletDevice, device.id), queued)
+    except FormError as e:
+        return Response({"status": "invalid", "detail": str(e), "errors": e.errors}, status_code=400,
+                        headers=NO_STORE)
+    body = tablet_offline.snapshot(db, device, secret=settings_of(request).secret_key,
+                                   csrf_token=ScopeState.from_scope(request.scope).csrf_token or "")
+    return Response(body, headers=NO_STORE)
 
 
 # --- managers enroll and revoke tablets -----------------------------------------------------------
@@ -113,14 +134,17 @@ def enroll(request: Request, db: Db, actor: Me, shop_id: FromPath[int], data: Fo
 
 
 @post("/tablets/{device_id:int}/revoke", sync_to_thread=True)
-def revoke(db: Db, actor: Me, device_id: FromPath[int]) -> Response:
+def revoke(db: Db, actor: Me, device_id: FromPath[int], data: FormData) -> Response:
+    """Revoke a tablet; one that last reported unsent signatures asks first (they would be refused)."""
     device = db.get(TabletDevice, device_id)
     if device is None:
         raise NotFound
-    policy.get_shop_for_manager(db, actor, device.shop_id)
+    shop = policy.get_shop_for_manager(db, actor, device.shop_id)
+    if tablets.revoke_warning(device) and data.get("confirm") != "yes":
+        return page("tablet/revoke_confirm.html", device=device, shop=shop)
     tablets.revoke(db, actor, device)
     db.commit()
     return see_other(f"/shops/{device.shop_id}/tablets")
 
 
-HANDLERS = [shop_screen, pin_page, unlock, done, tablets_page, enroll, revoke]
+HANDLERS = [shop_screen, pin_page, unlock, done, offline_snapshot, tablets_page, enroll, revoke]
