@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from mentoring.errors import Forbidden, NotFound
 from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
-from mentoring.progress.models import Assignment
+from mentoring.progress.models import Assignment, OfflineConflict
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
 HOMES = (
@@ -421,6 +421,33 @@ def countersign_role(db: Session, actor: Actor, assignment: Assignment, signer_i
                                                "shop": assignment.shop_id, "schools": sorted(schools)}).first():
         return "instructor"
     return None
+
+
+# --- offline sign-offs that met a changed task (issue #15) ---------------------------------------------
+
+def can_settle_offline_conflict(actor: Actor, conflict: OfflineConflict) -> bool:
+    """An offline sign-off kept as a conflict is the business of the mentor who signed it and the shop's
+    managers (who approve and revoke sign-offs there); nobody else sees it, not even that it exists."""
+    return actor.person_id is not None and (
+        (actor.person_id == conflict.mentor_id and "mentor" in actor.roles_in(conflict.shop_id))
+        or can_approve(actor, conflict.shop_id))
+
+
+def get_offline_conflict(db: Session, actor: Actor, conflict_id: int) -> OfflineConflict:
+    return _get_then(db, OfflineConflict, conflict_id, lambda c: None if can_settle_offline_conflict(actor, c)
+                     else _not_found())
+
+
+def get_shop_for_offline_conflicts(db: Session, actor: Actor, shop_id: int) -> Organization:
+    """The shop's list of conflicts: its managers see all, its mentors their own (offline_sync.conflicts_at)."""
+    shop = db.get(Organization, shop_id)
+    if shop is None or shop.is_school or not ({"manager", "mentor"} & actor.roles_in(shop_id)):
+        raise NotFound
+    return shop
+
+
+def _not_found():
+    raise NotFound
 
 
 # --- pay plans, tools and reviews ------------------------------------------------------------

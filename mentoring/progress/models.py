@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+import mentoring.access.models  # noqa: F401  (the shop tablets events are signed on)
 import mentoring.people.models  # noqa: F401  (the people and organizations these rows point at)
 import tasklists.models  # noqa: F401  (tables that assignments point at)
 from mentoring.clock import utcnow
@@ -52,6 +53,12 @@ class ProgressEvent(SQLModel, table=True):
     # A tablet signature made without the PIN, in the shop's multi-sign window after a PIN-confirmed one.
     in_window: bool = False
     ip: str = Field(default="", max_length=64)
+    # Signed offline on a shop tablet and sent later: `at` is when the server received it (the chain is in the
+    # order of reception), `device_time` when the mentor signed by the tablet's clock, which may be wrong.
+    device_time: datetime | None = None
+    tablet_id: int | None = Field(default=None, foreign_key="tabletdevice.id")
+    # The tablet's key for the event: sending it twice stores it once.
+    idempotency_key: str | None = Field(default=None, max_length=36, unique=True)
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)
 
@@ -64,3 +71,39 @@ class EvidencePhoto(SQLModel, table=True):
     content_type: str = Field(max_length=20)
     size: int
     sha256: str = Field(max_length=64)
+
+
+class OfflineConflict(SQLModel, table=True):
+    """An offline sign-off that arrived after the task was signed, revoked or countersigned elsewhere.
+
+    It is kept whole (what the mentor signed, the photo, and what the server held at that moment) until the
+    mentor or a manager decides what becomes of it; nothing is merged into the chain without that decision."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    task_code: str = Field(max_length=40)
+    mentor_id: int = Field(foreign_key="person.id", index=True)
+    mentor_name: str = Field(max_length=120)
+    tablet_id: int = Field(foreign_key="tabletdevice.id")
+    tablet_name: str = Field(max_length=60)
+    idempotency_key: str = Field(max_length=36, unique=True)
+    device_time: datetime
+    received_at: datetime = Field(default_factory=utcnow)
+    base_version: int  # the task's newest event id when the tablet last synced
+    rating: int
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    ro_number: str = Field(default="", max_length=30)
+    vin: str = Field(default="", max_length=17)
+    # The photo, stored like a sign-off's (evidence.store_photo); empty names: none.
+    photo_name: str = Field(default="", max_length=80)
+    photo_thumb: str = Field(default="", max_length=80)
+    photo_type: str = Field(default="", max_length=20)
+    photo_size: int = 0
+    photo_sha256: str = Field(default="", max_length=64)
+    # JSON: the task's state on the server when the event arrived (status, the sign-off, the events since).
+    server_state: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    resolved_at: datetime | None = None
+    resolved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    resolution: str = Field(default="", max_length=20)  # kept | noted | signed
+    resolution_event_id: int | None = Field(default=None, foreign_key="progressevent.id")

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -141,6 +141,8 @@ def canonical(e: ProgressEvent, photo_hashes: Iterable[str] = ()) -> bytes:
         content["in_window"] = True
     if e.practiced_on:
         content["practiced_on"] = e.practiced_on.isoformat()
+    if getattr(e, "device_time", None):  # signed offline: the tablet's clock at the signature
+        content["device_time"] = e.device_time.isoformat()
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -313,14 +315,28 @@ def request_signoff(db: Session, actor: Actor, assignment_id: int, code: str, *,
     return _append(db, actor, ctx, "ready", device=device, at=at)
 
 
+@dataclass(frozen=True)
+class Offline:
+    """A sign-off made offline on a shop tablet and sent later (progress/offline_sync.py): what the event keeps
+    of it, and the sync's own check, run under the assignment's lock before the rules of sign_off."""
+
+    device_time: datetime
+    tablet_id: int
+    idempotency_key: str
+    check: Callable[[Context], None]
+
+
 def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating, pin: str | None,
              evidence: Evidence = Evidence(), device: str = "", at: datetime | None = None,
-             pin_limits: Limits = Limits(), window: SigningWindow | None = None) -> ProgressEvent:
+             pin_limits: Limits = Limits(), window: SigningWindow | None = None,
+             offline: Offline | None = None) -> ProgressEvent:
     """Record a mentor's signature with its evidence; the photo's row is written with the event, whose hash
-    covers the photo's. pin=None means the caller already checked two factors (shop tablet), or, with a
-    `window`, that this is a later signing in a tablet turn's multi-sign window (tablet_turns.py).
+    covers the photo's. pin=None means the caller already checked two factors (shop tablet; offline, the PIN's
+    proof), or, with a `window`, that this is a later signing in a tablet turn's multi-sign window
+    (tablet_turns.py).
 
-    `at` is for loading history (the demo); pages and the API always sign at the server's time."""
+    `at` is for loading history (the demo); pages and the API always sign at the server's time, and so does a
+    sync: an offline sign-off's `at` is when it arrived, its `device_time` when it was signed."""
 
     if pin is not None:  # before the lock: hashing the PIN is the slow part
         check_signing_pin(db, actor, pin, limits=pin_limits)
@@ -328,6 +344,11 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
     _visible(db, actor, ctx)  # those who may not see the assignment learn nothing about it
     if not policy.may_sign(actor, ctx.assignment, ctx.triad, ctx.shop):
         raise Forbidden(_who_signs(ctx.shop))
+    stamp = {}
+    if offline is not None:
+        offline.check(ctx)
+        stamp = dict(device_time=offline.device_time, tablet_id=offline.tablet_id,
+                     idempotency_key=offline.idempotency_key)
     if ctx.triad.ended_at is not None or ctx.assignment.ended_at is not None:
         raise FormError({"": "This assignment has ended; its tasks can no longer be signed."})
     if window is not None:
@@ -344,7 +365,7 @@ def sign_off(db: Session, actor: Actor, assignment_id: int, code: str, *, rating
         raise FormError({"rating": "Choose a rating from 1 to 5."})
     fields = dict(rating=rating, meaning=SIGNED_MEANING, note=_text(evidence.note, 1000, "note"),
                   ro_number=normalize_ro(evidence.ro_number), vin=normalize_vin(evidence.vin),
-                  in_window=window is not None)
+                  in_window=window is not None, **stamp)
     photo = evidence.photo
     event = _append(db, actor, ctx, "signoff", device=device, photo_hashes=[photo.sha256] if photo else [], at=at,
                     **fields)
