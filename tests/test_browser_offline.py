@@ -18,6 +18,7 @@ from mentoring.progress import signoffs
 from web.deps import TABLET_COOKIE
 
 from .browser import close_page, open_page
+from .test_browser_signoff import axe_violations
 from .test_offline_sync import audit_verify, jpeg, second, stored  # noqa: F401 (second is a fixture)
 
 pytestmark = pytest.mark.browser
@@ -113,7 +114,7 @@ def wait_until(check, what: str, seconds: float = 15) -> None:
         time.sleep(0.1)
 
 
-def sign_offline(page, mentee: str, *, rating="4", ro="", vin="", note="", photo=None) -> str:
+def sign_offline(page, mentee: str, *, rating="4", ro="", vin="", note="", photo=None, check_axe=False) -> str:
     """From a mentor's list of mentees (or a mentee's tasks): sign the first open task; returns its code."""
     if "your mentees" in page.locator("h1").inner_text():
         page.click(f".tile:has-text('{mentee}')")
@@ -121,6 +122,8 @@ def sign_offline(page, mentee: str, *, rating="4", ro="", vin="", note="", photo
     task = page.locator("li.row a.row-main").first
     code = task.locator("strong").inner_text()
     task.click()
+    if check_axe:
+        assert axe_violations(page) == []
     page.check(f"input[name=rating][value='{rating}']")
     page.fill("#f-ro_number", ro)
     page.fill("#f-vin", vin)
@@ -165,11 +168,13 @@ def test_three_signatures_made_offline_reach_the_server_once_each(
         page.fill("#f-pin", "1111")  # a wrong PIN is refused on the tablet itself
         page.click("button.big")
         expect(page.locator("#e-pin")).to_have_text("That PIN is not right.")
+        assert axe_violations(page) == []
         page.fill("#f-pin", "2580")
         page.click("button.big")
         expect(page.locator("h1")).to_contain_text("your mentees")
         first = sign_offline(page, world.mentee.full_name, ro="RO-1182", vin="1HGCM82633A004352",
-                             note="Watched on the lift", photo=jpeg())
+                             note="Watched on the lift.\nTorque checked twice.", photo=jpeg(), check_axe=True)
+        assert axe_violations(page) == []  # the confirmation
         page.click("text=Another task for")
         second_code = sign_offline(page, world.mentee.full_name, rating="3")
         assert second_code != first
@@ -191,13 +196,16 @@ def test_three_signatures_made_offline_reach_the_server_once_each(
 
         page.goto(url + "/tablet/offline#/queue")
         expect(page.locator("#queue li")).to_have_count(3)
+        assert axe_violations(page) == []
 
         context.set_offline(False)  # the `online` event sends the queue, in order
-        wait_until(lambda: queue_of(page) == [], "the queue to empty")
+        wait_until(lambda: all(q["state"] != "queued" for q in queue_of(page)), "the queue to be sent")
+        assert queue_of(page) == []
         events, photos, conflicts = stored(clean_db)
         assert [e.idempotency_key for e in events] == [q["event"]["idempotency_key"] for q in queued]
         assert [e.task_code for e in events] == [q["event"]["task_code"] for q in queued]
         assert (events[0].ro_number, events[0].vin, events[0].rating) == ("RO-1182", "1HGCM82633A004352", 4)
+        assert events[0].note == "Watched on the lift.\r\nTorque checked twice."  # as a form post sends it
         assert len(photos) == 1 and photos[0].event_id == events[0].id and conflicts == []
         assert all(e.tablet_id == device_id and e.device_time is not None for e in events)
 

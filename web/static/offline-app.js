@@ -232,10 +232,13 @@ function signScreen(snap, mentor, mentee, area, task) {
     if (!turn || turn.mentorId !== mentor.id) return go(`#/m/${mentor.id}`);
     button.disabled = true;
     const photoBytes = file ? await file.arrayBuffer() : null;
+    // Chromium sends line breaks in multipart text as CR LF whatever the string held (as for any form); the
+    // proof must cover the bytes the server receives, so the note is signed with CR LF breaks already.
+    const noteValue = note.value.trim().replace(/\r\n|\r|\n/g, "\r\n");
     const eventFields = {
       assignment_id: mentee.assignment_id, base_version: task.version, device_id: snap.device.id,
       device_time: new Date().toISOString(), idempotency_key: crypto.randomUUID(), mentor_id: mentor.id,
-      note: note.value.trim(), photo_sha256: photoBytes ? await sha256Hex(photoBytes) : "",
+      note: noteValue, photo_sha256: photoBytes ? await sha256Hex(photoBytes) : "",
       rating: Number(form.querySelector("input[name=rating]:checked")?.value || 3), ro_number: roValue,
       task_code: task.code, vin: vinValue,
     };
