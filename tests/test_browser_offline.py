@@ -70,6 +70,20 @@ def test_the_app_installs_and_the_shell_works_offline(chromium, live_server, wor
         assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == url + "/sw.js"
         assert page.locator("#net-status").inner_text().startswith("● Online")
 
+        # During a mentor's turn, "Done" asks first while a signature waits on the tablet.
+        page.click(f".tile:has-text('{world.mentor.full_name}')")
+        page.fill("#f-pin", "2580")
+        with page.expect_navigation():
+            page.locator("form[action^='/tablet/mentors'] button").click()
+        expect(page.locator("#net-status")).to_contain_text("No signatures waiting")
+        page.evaluate(f"""{CORE}.then((core) => core.queueAdd({{state: "queued", event: {{task_code: "X.1"}}}}))""")
+        expect(page.locator("#net-status")).to_contain_text("1 signature waiting to be sent")
+        asked = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.click("text=Done")
+        expect(page.locator("#net-status")).to_contain_text("1 signature waiting")
+        assert "1 signature is saved on this tablet and not sent yet" in asked[0] and "/mentor" in page.url
+
         # Offline, the start page still opens: the service worker answers with the shell.
         context.set_offline(True)
         page.reload()
