@@ -107,6 +107,8 @@ async function shopScreen(snap) {
       h("a", {href: "/tablet"}, "use the normal shop screen"), ".") : null,
     h("p", {class: "muted"}, `Shop tablet “${snap.device.name}” at ${snap.device.shop_name}. ` +
       `The copy of the task lists is from ${taken.toLocaleString()}. Tap your name, then enter your PIN.`),
+    snap.capped ? h("p", {class: "notice"}, `The copy holds ${snap.limits.max_mentees} mentees at most; ` +
+      `${snap.left_out} more can be signed only online.`) : null,
     h("ul", {class: "tiles big"}, tiles.length ? tiles : h("li", {class: "muted"}, "No mentors in the copy.")));
 }
 
