@@ -101,6 +101,11 @@ def test_a_proof_is_accepted_only_from_the_right_pin(world, db):
     assert not offline.proof_ok(None, canonical, right, SECRET)
     assert not offline.proof_ok(verifier, canonical, right, "another-secret-" + "y" * 40)
     assert offline.verifier_for(db, device.id, world.mentor.id).id == verifier.id
+    # After the app secret changes, the next online unlock replaces the verifier nobody can open.
+    renewed = offline.ensure(db, device, world.mentor.id, "2580", secret="another-secret-" + "y" * 40,
+                             iterations=1000)
+    assert renewed.salt != verifier.salt and offline.key_of(renewed, "another-secret-" + "y" * 40)
+    assert db.exec(select(OfflineVerifier)).all() == [renewed]
 
 
 @pytest.fixture

@@ -58,11 +58,14 @@ def verifier_for(db: Session, device_id: int, person_id: int) -> OfflineVerifier
 
 def ensure(db: Session, device: TabletDevice, person_id: int, pin: str, *, secret: str,
            iterations: int = DEFAULT_ITERATIONS) -> OfflineVerifier:
-    """The pair's verifier, made from the PIN just checked online when there is none. A verifier is never
-    refreshed here: a new PIN deletes the old one first (forget), so an existing one matches the current PIN."""
+    """The pair's verifier, made from the PIN just checked online when there is none (or when the app secret
+    changed since). An existing one is kept: a new PIN deletes the old ones (forget), so it matches this PIN."""
     found = verifier_for(db, device.id, person_id)
-    if found is not None:
+    if found is not None and key_of(found, secret) is not None:
         return found
+    if found is not None:  # made under an earlier app secret: of no use to anyone now
+        db.delete(found)
+        db.flush()
     salt = secrets.token_bytes(SALT_BYTES)
     key = derive(pin, salt, iterations)
     verifier = OfflineVerifier(device_id=device.id, person_id=person_id, salt=salt.hex(), iterations=iterations,
