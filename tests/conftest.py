@@ -259,3 +259,21 @@ def actor_for(database, person):
     from mentoring.people.models import Person
     with database.session() as db:
         return load_actor(db, db.get(Person, person.id), ip="127.0.0.1")
+
+
+def offline_conflict(db, assignment, mentor, device_id: int, code: str = "I.A.1"):
+    """An offline sign-off kept as a conflict (mentoring/progress/offline_sync.py), as a stored row: for the
+    tests that need one to look at, not to make."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from mentoring.progress.models import OfflineConflict
+
+    row = OfflineConflict(shop_id=assignment.shop_id, assignment_id=assignment.id, task_code=code,
+                          mentor_id=mentor.id, mentor_name=mentor.full_name, tablet_id=device_id, tablet_name="Bay 1",
+                          idempotency_key=str(uuid.uuid4()), device_time=datetime(2026, 12, 2, 9, tzinfo=UTC),
+                          base_version=0, rating=4, server_state='{"status": "signed", "signoff": null, '
+                          '"countersigns": [], "since": [], "newest_version": 0}')
+    db.add(row)
+    db.flush()
+    return row.id

@@ -24,7 +24,7 @@ from mentoring.progress.models import EvidencePhoto
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
-from .conftest import PASSWORD, actor_for
+from .conftest import PASSWORD, actor_for, offline_conflict
 
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 VIEWERS = ("admin", "manager", "mentor", "mentee", "instructor", "other", "second_admin", "bare_instructor",
@@ -135,6 +135,10 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
         "theirs": _photo(db, settings, actor_for(clean_db, world.other_mentor), theirs_assignment.id, "I.A.3"),
     }
     devices = {shop.id: tablets.enroll(db, OPERATOR, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
+    conflicts = {"ours": offline_conflict(db, assigned, world.mentor, devices[world.shop.id]),
+                 "peer": offline_conflict(db, peer_assignment, world.mentor2, devices[world.shop.id]),
+                 "theirs": offline_conflict(db, theirs_assignment, world.other_mentor,
+                                            devices[world.other_shop.id])}
     tokens = {shop.id: apitokens.create_token(db, actor_for_db(db, admin), shop, person, "matrix")[0].id
               for shop, person, admin in ((world.shop, world.manager, world.admin),
                                           (world.other_shop, world.other_manager, world.other_manager))}
@@ -172,17 +176,19 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
         "ours": {**common, **shop_values(world.shop), "mentee_id": world.mentee.id, "person_id": world.mentee.id,
                  "triad_id": world.triad.id, "assignment_id": assigned.id, "enrollment_id": world.consented.id,
                  "membership_id": membership(world.mentee), "list_id": ours_list_id, "photo_id": photos["ours"],
-                 "step_id": steps["ours"], "tool_id": tools["ours"], "review_id": review_ids["ours"]},
+                 "step_id": steps["ours"], "tool_id": tools["ours"], "review_id": review_ids["ours"],
+                 "conflict_id": conflicts["ours"]},
         "peer": {**common, **shop_values(world.shop), "mentee_id": world.mentee2.id, "person_id": world.mentee2.id,
                  "triad_id": triad2.id, "assignment_id": peer_assignment.id, "enrollment_id": world.unconsented.id,
                  "membership_id": membership(world.mentee2), "list_id": ours_list_id, "photo_id": photos["peer"],
-                 "step_id": steps["peer"], "tool_id": tools["peer"], "review_id": review_ids["peer"]},
+                 "step_id": steps["peer"], "tool_id": tools["peer"], "review_id": review_ids["peer"],
+                 "conflict_id": conflicts["peer"]},
         "theirs": {**common, **shop_values(world.other_shop), "mentee_id": world.other_mentee.id,
                    "person_id": world.other_mentee.id, "triad_id": world.other_triad.id,
                    "assignment_id": theirs_assignment.id, "enrollment_id": theirs_enrollment.id,
                    "membership_id": membership(world.other_mentee), "list_id": other_list.id,
                    "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
-                   "review_id": review_ids["theirs"]},
+                   "review_id": review_ids["theirs"], "conflict_id": conflicts["theirs"]},
     }
     for variant, invitation_id in extra_viewers["invitations"].items():
         values[variant]["invitation_id"] = invitation_id

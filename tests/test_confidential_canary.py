@@ -14,6 +14,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import select
 
+from mentoring.access import tablets
 from mentoring.access.policy import Actor
 from mentoring.oversight import digest, payplan, reviews
 from mentoring.people import accounts
@@ -25,7 +26,7 @@ from mentoring.trail.models import AuditEntry
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
-from .conftest import PASSWORD, actor_for
+from .conftest import PASSWORD, actor_for, offline_conflict
 
 PAY = "CANARY-PAY-8c1d"  # note of an unshared pay step
 DECISION = "CANARY-DECISION-8c1d"  # note of a decision on that step
@@ -97,6 +98,9 @@ def objects(db, world, assigned, settings, clean_db):
     payplan.add_pay_step(db, other_manager, other_triad, {"title": "Their raise", "amount": "2", "milestone": "date",
                                                           "milestone_date": "2030-01-01", "note": OTHER})
     other_review = reviews.add_custom(db, other_manager, other_triad, {"title": "Theirs", "due_on": "2026-09-20"})
+    devices = {shop.id: tablets.enroll(db, manager, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
+    conflicts = {"ours": offline_conflict(db, assigned, world.mentor, devices[world.shop.id]),
+                 "theirs": offline_conflict(db, other_assignment, world.other_mentor, devices[world.other_shop.id])}
     db.commit()
     ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
     return {
@@ -105,11 +109,12 @@ def objects(db, world, assigned, settings, clean_db):
                  "person_id": world.mentee.id, "triad_id": world.triad.id, "list_id": ours_list,
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
-                 "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link"},
+                 "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
+                 "conflict_id": conflicts["ours"]},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
-                   "review_id": other_review.id},
+                   "review_id": other_review.id, "conflict_id": conflicts["theirs"]},
     }
 
 

@@ -19,7 +19,7 @@ from mentoring.access import offline
 from mentoring.access.models import OfflineVerifier, TabletDevice
 from mentoring.progress import customize, signoffs
 from mentoring.progress.customize import AssignmentIn
-from mentoring.progress.models import Assignment, EvidencePhoto, OfflineConflict, ProgressEvent
+from mentoring.progress.models import EvidencePhoto, OfflineConflict, ProgressEvent
 from mentoring.trail.models import AuditEntry
 from web.cli import main
 
@@ -91,6 +91,11 @@ def stored(clean_db):
                 db.exec(select(EvidencePhoto)).all(), db.exec(select(OfflineConflict)).all())
 
 
+def chains(clean_db) -> list:
+    with clean_db.session() as db:
+        return signoffs.verify_chains(db)
+
+
 def audit_verify(monkeypatch, database_url, tmp_path) -> str:
     monkeypatch.setenv("MENTORING_DATABASE_URL", database_url)
     monkeypatch.setenv("MENTORING_DATA_DIR", str(tmp_path))
@@ -108,7 +113,7 @@ def tablet_with_keys(browser, world, assigned, second, clean_db):
 
 
 def test_three_offline_signoffs_for_two_mentees_are_stored_once_each_and_chains_verify(
-        browser, world, assigned, second, clean_db, tablet_with_keys, monkeypatch, database_url, tmp_path):
+        app, browser, world, assigned, second, clean_db, tablet_with_keys, monkeypatch, database_url, tmp_path):
     device_id, milo, nina = tablet_with_keys
     photo = jpeg()
     queue = [event(device_id, world.mentor, assigned, "I.A.1", k=milo, photo=photo),
@@ -130,20 +135,25 @@ def test_three_offline_signoffs_for_two_mentees_are_stored_once_each_and_chains_
     assert first.device == "shop tablet: Bay 3" and first.idempotency_key == queue[0][0]["idempotency_key"]
     assert photos[0].event_id == first.id
     assert {e.actor_id for e in events} == {world.mentor.id, world.mentor2.id}
-    assert signoffs.verify_chains(clean_db.session()) == []
+    assert chains(clean_db) == []
+    browser.login(world.mentor.email)
+    history = browser.get(f"/assignments/{assigned.id}/tasks/I.A.1").text
+    assert "signed offline at" in history and "RO RO-77" in history
     assert "3 events, every chain intact" in audit_verify(monkeypatch, database_url, tmp_path)
+    # Sent twice at the same moment: the second waits for the first (the assignment's lock, and the key's
+    # unique index behind it) and answers "duplicate".
+    assert send_twice_at_once(app, browser, event(device_id, world.mentor2, second, "I.A.3", k=nina)) == [200, 201]
+    assert len(stored(clean_db)[0]) == 4
     # The device time is inside the hash: changing it breaks the chain.
     with clean_db.transaction() as db:
         row = db.get(ProgressEvent, first.id)
         row.device_time = row.device_time.replace(hour=10)
         db.add(row)
-    assert [b.event_id for b in signoffs.verify_chains(clean_db.session())] == [first.id]
+    assert [b.event_id for b in chains(clean_db)] == [first.id]
 
 
-def test_the_same_event_sent_twice_at_once_is_stored_once(app, browser, world, assigned, clean_db,
-                                                          tablet_with_keys):
-    device_id, milo, _ = tablet_with_keys
-    queued = event(device_id, world.mentor, assigned, "I.A.1", k=milo)
+def send_twice_at_once(app, browser, queued) -> list[int]:
+    """Two copies of one event in flight together (a retry while the first is still on its way)."""
     from litestar.testing import TestClient
 
     results = []
@@ -159,8 +169,7 @@ def test_the_same_event_sent_twice_at_once_is_stored_once(app, browser, world, a
             t.start()
         for t in threads:
             t.join()
-    assert sorted(results) == [200, 201]
-    assert len(stored(clean_db)[0]) == 1
+    return sorted(results)
 
 
 def test_refusals_store_nothing_but_an_audit_entry(browser, other_browser, world, assigned, second, clean_db,
@@ -280,6 +289,12 @@ def test_after_a_revoke_the_mentor_may_sign_the_task_with_the_offline_signoff(
     answer = send(browser, *queued)
     assert answer.status_code == 409
     conflict_id = answer.json()["conflict_id"]
+    # Practice logged meanwhile is no conflict: the mentor's observation still stands.
+    with clean_db.transaction() as db:
+        signoffs.log_practice(db, actor_for(clean_db, world.mentee), assigned.id, "I.A.3", hours="1")
+    assert send(browser, *event(device_id, world.mentor, assigned, "I.A.3", k=milo, base_version=0)).status_code == 201
+    wrong_base = send(browser, *event(device_id, world.mentor, assigned, "I.A.3", k=milo, base_version=999999))
+    assert wrong_base.status_code == 422 and "base_version" in wrong_base.json()["errors"]
 
     other_browser.login(world.mentor2.email)  # another mentor of the shop sees nothing of it
     assert other_browser.get(f"/offline-conflicts/{conflict_id}").status_code == 404
@@ -295,16 +310,5 @@ def test_after_a_revoke_the_mentor_may_sign_the_task_with_the_offline_signoff(
         "signoff", world.mentor.id, 4, device_id, signed.id)
     assert signed.device_time is not None and signed.idempotency_key is None
     assert [p.event_id for p in photos] == [signed.id]
-    assert signoffs.verify_chains(clean_db.session()) == []
+    assert chains(clean_db) == []
 
-
-def test_practice_logged_meanwhile_is_no_conflict(browser, world, assigned, clean_db, tablet_with_keys):
-    device_id, milo, _ = tablet_with_keys
-    with clean_db.transaction() as db:
-        signoffs.log_practice(db, actor_for(clean_db, world.mentee), assigned.id, "I.A.1", hours="1")
-    answer = send(browser, *event(device_id, world.mentor, assigned, "I.A.1", k=milo, base_version=0))
-    assert answer.status_code == 201
-    wrong_base = send(browser, *event(device_id, world.mentor, assigned, "I.A.3", k=milo, base_version=999999))
-    assert wrong_base.status_code == 422 and "base_version" in wrong_base.json()["errors"]
-    with clean_db.session() as db:
-        assert db.get(Assignment, assigned.id) is not None
