@@ -139,6 +139,7 @@ export async function refreshSnapshot() {
     await kvDelete("snapshot");
   } else if (response.ok) {
     await kvSet("snapshot", await response.json());
+    await kvSet("snapshot_at", Date.now());
   }
   changed();
   return response.ok;
@@ -188,15 +189,16 @@ async function sendQueue() {
 
 let syncing = null;
 
-// Send what is queued, then take a fresh copy (which reports how many signatures are still waiting).
-export function sync() {
+// Send what is queued, then take a fresh copy (which reports how many signatures are still waiting) unless the
+// one kept is younger than `maxAge` seconds: a shop's copy can be a megabyte, so not on every page.
+export function sync(maxAge = 0) {
   if (!navigator.onLine) return Promise.resolve(false);
   syncing ??= (async () => {
     try {
       const work = () => sendQueue();
       // One tab at a time: two tabs sending the same queue would only make duplicates for the server to skip.
       const sent = navigator.locks ? await navigator.locks.request("mentoring-offline-sync", work) : await work();
-      await refreshSnapshot();
+      if (Date.now() - ((await kvGet("snapshot_at")) || 0) >= maxAge * 1000) await refreshSnapshot();
       return sent;
     } finally {
       syncing = null;
@@ -246,9 +248,10 @@ export function watchStatus(element) {
   update();
 }
 
-// Online: send the queue at load, when the connection returns and every minute; the copy is refreshed with it.
-export function keepInSync() {
+// Online: send the queue at load, when the connection returns and every minute. The copy is refreshed at load
+// when older than `maxAge` seconds, when the connection returns, and otherwise every quarter of an hour.
+export function keepInSync(maxAge) {
   window.addEventListener("online", () => sync());
-  setInterval(() => sync(), 60000);
-  return sync();
+  setInterval(() => sync(900), 60000);
+  return sync(maxAge);
 }

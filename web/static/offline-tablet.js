@@ -5,7 +5,9 @@ import {counts, keepInSync, registerWorker, watchStatus} from "./offline-core.js
 
 registerWorker();
 watchStatus(document.getElementById("net-status"));
-keepInSync();
+// The shop screen takes a fresh copy each time it opens: it follows every mentor's turn, which may have
+// signed tasks or given this tablet the mentor's PIN verifier. A mentor's pages take one if it is 5 minutes old.
+keepInSync(document.getElementById("net-status")?.hasAttribute("data-fresh-copy") ? 0 : 300);
 
 const done = document.querySelector("form[action='/tablet/done']");
 if (done) {
