@@ -25,8 +25,8 @@ from mentoring.progress import evidence
 from web import apidoc, errors, inputs, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
-from web.pages import (admin, api, api_v1, auth, case, homes, manage, offline_sync, progress, records, tablet,
-                       tasklists)
+from web.pages import (admin, api, api_v1, auth, case, homes, manage, offline_sync, progress, pwa, records,
+                       tablet, tasklists)
 from web.render import FORM_BODY_BYTES
 from web.settings import Settings
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
-                *case.HANDLERS, *offline_sync.HANDLERS]
+                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[
