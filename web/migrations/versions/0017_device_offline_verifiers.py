@@ -1,6 +1,6 @@
 """offline PIN verifiers per tablet and mentor; what a tablet last reported (when, and its unsent signatures)
 
-Revision ID: 0014_device_offline_verifiers
+Revision ID: 0017_device_offline_verifiers
 Revises: 0013_tablet_signing_window
 Create Date: 2026-12-02 00:00:00
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0014_device_offline_verifiers'
-down_revision: str | None = '0013_tablet_signing_window'
+revision: str = '0017_device_offline_verifiers'
+down_revision: str | None = '0016_outside_status_index'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """each issued credential's bit in its issuer's Bitstring Status List
 
-Revision ID: 0014_outside_status_index
-Revises: 0014_di_credential_json (merged from branches keys and di; the lead re-chains)
+Revision ID: 0016_outside_status_index
+Revises: 0015_di_credential_json (merged from branches keys and di; the lead re-chains)
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0014_outside_status_index'
-down_revision: str | None = '0014_di_credential_json'
+revision: str = '0016_outside_status_index'
+down_revision: str | None = '0015_di_credential_json'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

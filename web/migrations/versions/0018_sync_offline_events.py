@@ -1,8 +1,8 @@
 """offline sign-offs from shop tablets: the device's time, the tablet and the idempotency key on events, and the
 sign-offs that arrived after the task changed (offlineconflict)
 
-Revision ID: 0014_sync_offline_events
-Revises: 0014_device_offline_verifiers
+Revision ID: 0018_sync_offline_events
+Revises: 0017_device_offline_verifiers
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0014_sync_offline_events'
-down_revision: str | None = '0014_device_offline_verifiers'
+revision: str = '0018_sync_offline_events'
+down_revision: str | None = '0017_device_offline_verifiers'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
