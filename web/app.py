@@ -25,8 +25,21 @@ from mentoring.progress import evidence
 from web import apidoc, errors, inputs, security, templating
 from web.db import Database
 from web.deps import csrf_cookie_name, is_https, provide_actor, provide_db
-from web.pages import (admin, api, api_v1, auth, case, homes, manage, offline_sync, progress, pwa, records,
-                       tablet, tasklists)
+from web.pages import (
+    admin,
+    api,
+    api_v1,
+    auth,
+    case,
+    homes,
+    manage,
+    offline_sync,
+    progress,
+    pwa,
+    records,
+    tablet,
+    tasklists,
+)
 from web.render import FORM_BODY_BYTES
 from web.settings import Settings
 
