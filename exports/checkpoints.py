@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -130,7 +131,7 @@ def _kid(token: str) -> str:
 def verified_statement(db: Session, token: str, saved_key: dict | None = None) -> dict:
     """The statement, if the organization's key signed it (the key kept with a saved copy, else the
     database's); BadSignature otherwise."""
-    kid, org_id = _kid(token), None
+    kid, org_id, stored = _kid(token), None, None
     if saved_key is not None:
         key = ECKey.import_key({k: saved_key[k] for k in ("kty", "crv", "x", "y") if k in saved_key})
         if key.thumbprint() != kid:
@@ -149,6 +150,13 @@ def verified_statement(db: Session, token: str, saved_key: dict | None = None) -
         raise BadSignature("it is not a checkpoint")
     if org_id is not None and content.get("organization") != org_id:
         raise BadSignature("it is signed by another organization's key")
+    if stored is not None and stored.revoked_from is not None:
+        try:
+            revoked = keys.revoked_for(stored, datetime.fromisoformat(str(content.get("at")).replace("Z", "+00:00")))
+        except ValueError:
+            revoked = True
+        if revoked:
+            raise BadSignature(keys.revocation_message(stored))
     return content
 
 

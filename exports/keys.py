@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from exports.models import IssuerKey
 from mentoring.clock import utcnow
 from mentoring.people.models import Organization
+from mentoring.trail import audit
 
 ALGORITHM = "ES256"  # VC-JWTs and checkpoints
 EDDSA = "EdDSA"  # Data Integrity proofs (eddsa-rdfc-2022)
@@ -224,8 +225,8 @@ def _stamp(moment: datetime | None) -> str:
     return _aware(moment).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
-def rotate(db: Session, org_id: int, secret: str) -> tuple[list[IssuerKey], list[IssuerKey]]:
-    """Retire the organization's current keys and make new ones; return (retired, made)."""
+def rotate(db: Session, actor, org_id: int, secret: str) -> tuple[list[IssuerKey], list[IssuerKey]]:
+    """Retire the organization's current keys and make new ones of each algorithm; return (retired, made)."""
     now = utcnow()
     retired = [k for k in keys_of(db, org_id) if k.retired_at is None]
     for old in retired:
@@ -233,18 +234,36 @@ def rotate(db: Session, org_id: int, secret: str) -> tuple[list[IssuerKey], list
         db.add(old)
     db.flush()  # the partial unique index allows one current key per algorithm
     made = [current_key(db, org_id, secret, algorithm) for algorithm in ALGORITHMS]
+    for new in made:
+        audit.record(db, actor, "key.rotate", new, org_id=org_id, kid=new.kid, algorithm=new.algorithm,
+                     retired=[k.kid for k in retired if k.algorithm == new.algorithm])
     return retired, made
 
 
-def revoke(db: Session, stored: IssuerKey, revoked_from: datetime, reason: str) -> None:
-    """Mark a compromised key untrusted from `revoked_from`; a current key is retired too, so that the next
-    signature makes a fresh key."""
-    stored.revoked_from = _aware(revoked_from).astimezone(UTC)
-    stored.revoked_reason = reason[:300]
-    if stored.retired_at is None:
-        stored.retired_at = utcnow()
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 date or date and time; without a zone it is UTC, a bare date its midnight."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return _aware(moment).astimezone(UTC)
+
+
+def revoke(db: Session, actor, stored: IssuerKey, revoked_from: datetime, reason: str, secret: str) -> IssuerKey | None:
+    """Mark a compromised key untrusted from `revoked_from`. A current key is retired and replaced at once;
+    the replacement is returned. Revoking again may only move the instant earlier: a revocation is not undone."""
+    moment = _aware(revoked_from).astimezone(UTC)
+    if stored.revoked_from is not None and _aware(stored.revoked_from) <= moment:
+        raise ValueError(f"key {stored.kid} is already revoked from {_stamp(stored.revoked_from)}")
+    if not reason.strip():
+        raise ValueError("say why the key is revoked (--reason)")
+    was_current = stored.retired_at is None
+    stored.revoked_from, stored.revoked_reason = moment, reason.strip()[:300]
+    stored.retired_at = stored.retired_at or utcnow()
     db.add(stored)
     db.flush()
+    replacement = current_key(db, stored.organization_id, secret, stored.algorithm) if was_current else None
+    audit.record(db, actor, "key.revoke", stored, org_id=stored.organization_id, kid=stored.kid,
+                 algorithm=stored.algorithm, revoked_from=moment.isoformat(), reason=stored.revoked_reason,
+                 replaced_by=replacement.kid if replacement else None)
+    return replacement
 
 
 # --- published documents -----------------------------------------------------------------------

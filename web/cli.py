@@ -391,9 +391,10 @@ def _or_fail(action):
 
 
 def _register_subcommands() -> None:
-    from web import cli_backup, cli_exports, cli_inbox, cli_tasklists
+    from web import cli_backup, cli_exports, cli_inbox, cli_keys, cli_tasklists
     cli_tasklists.register(main, _setup, CLI_ACTOR)
     cli_exports.register(main, _setup, CLI_ACTOR)
+    cli_keys.register(main, _setup, CLI_ACTOR)
     cli_backup.register(main, _setup, _init)
     cli_inbox.register(main, _setup)
 
