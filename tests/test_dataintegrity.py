@@ -118,6 +118,7 @@ from exports import credentials, keys  # noqa: E402
 from exports.models import IssuedCredential, IssuerKey  # noqa: E402
 from mentoring.clock import utcnow  # noqa: E402
 
+from .conftest import actor_for  # noqa: E402
 from .test_credentials import BASE, cli, issue, sign_area, strip_jwt_claims  # noqa: E402,F401
 
 
@@ -190,7 +191,8 @@ def test_a_credential_signed_after_its_key_was_revoked_is_untrusted(clean_db, wo
     document = json.loads(cred.di_json)
     with clean_db.transaction() as db:
         stored = keys.find_by_verification_method(db, document["proof"][0]["verificationMethod"])
-        keys.revoke(db, stored, utcnow().replace(year=2020), "Laptop stolen")
+        keys.revoke(db, actor_for(clean_db, world.manager), stored, utcnow().replace(year=2020), "Laptop stolen",
+                    "test-secret-" + "x" * 40)
     with clean_db.session() as db:
         check = credentials.verify_document(db, document)
     assert (check.authentic, check.status) == (False, "untrusted")
