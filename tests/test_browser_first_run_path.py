@@ -226,7 +226,7 @@ def test_from_an_empty_database_to_a_verified_record(chromium, served, mailbox, 
             code = row.locator("strong").first.inner_text()
             path.follow(tablet, row.locator("a.sign"))
             path.click(tablet, "button.big")
-            confirmation = tablet.locator("[role=status]").inner_text()
+            confirmation = tablet.locator("[role=status].confirmation").inner_text()
             assert f"{code} is signed for Tess Mentee" in confirmation and "Milo Mentor" in confirmation
             assert tablet.locator("h1", has_text="Who is signing?").is_visible()
             signed.append(code)

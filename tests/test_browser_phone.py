@@ -148,7 +148,7 @@ def test_a_tablet_confirms_the_signature_and_passes_axe(sized, live_server, demo
         ready.locator("a.sign").click()
     with page.expect_navigation():
         page.click("button.big")
-    status = page.inner_text("[role=status]")
+    status = page.inner_text("[role=status].confirmation")
     assert f"{code} is signed for Tyler Brooks" in status and "Luis Ortega" in status and "rating 3" in status
     assert "Who is signing?" in page.inner_text("main")
     assert axe_violations(page) == [], "shop screen with the confirmation"
