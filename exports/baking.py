@@ -68,10 +68,11 @@ def face_of(credential: dict, fallback_name: str = "") -> Face:
     issuer = credential.get("issuer")
     shop = str(issuer.get("name", "")) if isinstance(issuer, dict) else ""
     name = str(credential.get("name") or fallback_name)
-    area = next((a for a in alignments if a.get("targetType") == "ext:ASETaskArea"), None)
-    if area and "level" not in parts:
-        return Face("area", program, f"AREA {area.get('targetCode', '')}".strip(), str(area.get("targetName", "")),
-                    level, shop, name)
+    # Our achievement ids end in ":area:<code>" or ":level"; the area's title is on its alignment.
+    code = parts[parts.index("area") + 1] if "area" in parts[:-1] else ""
+    if code:
+        area = next((a for a in alignments if a.get("targetCode") == code), {})
+        return Face("area", program, f"AREA {code}", str(area.get("targetName", "")), level, shop, name)
     if level:
         return Face("level", program, "WHOLE LEVEL", "All areas complete", level, shop, name)
     return Face("area", program, "", str(achievement.get("name") or name or "Open Badge"), level, shop, name)

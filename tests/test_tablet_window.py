@@ -48,7 +48,7 @@ def test_the_shop_screen_confirms_each_signature_and_asks_for_the_pin_again(brow
     [event] = signed(clean_db)
     assert first.headers["location"] == f"/tablet?signed={event.id}"
     screen = browser.get(first.headers["location"]).text
-    confirmation = screen.split('role="status"')[1].split("</section>")[0]
+    confirmation = screen.split('class="card signed confirmation"')[1].split("</section>")[0]
     for shown in ("I.A.1", "Tess Mentee", "Milo Mentor", "rating 4", "Performs on their own"):
         assert shown in confirmation
     assert "Who is signing?" in screen
@@ -64,11 +64,11 @@ def test_the_confirmation_shows_only_recent_signatures_of_this_tablet(browser, w
                                                                       monkeypatch):
     mentor_on_tablet(browser, world)
     location = sign(browser, assigned.id, "I.A.1").headers["location"]
-    assert 'role="status"' in browser.get(location).text
-    assert 'role="status"' not in browser.get("/tablet?signed=999999").text
+    assert 'class="card signed confirmation"' in browser.get(location).text
+    assert 'class="card signed confirmation"' not in browser.get("/tablet?signed=999999").text
     assert browser.get("/tablet?signed=abc").status_code == browser.get("/tablet?signed=²").status_code == 200
     move_clock(monkeypatch, 3)
-    assert 'role="status"' not in browser.get(location).text
+    assert 'class="card signed confirmation"' not in browser.get(location).text
 
 
 def test_with_the_window_on_the_same_mentee_is_signed_again_without_the_pin(browser, world, assigned, clean_db):
