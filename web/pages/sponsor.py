@@ -2,7 +2,7 @@
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlmodel import Session
 
 from exports import certificate, sponsor
@@ -49,11 +49,11 @@ def apprentice_csv(db: Db, actor: Me, apprenticeship_id: FromPath[int]) -> Respo
 def sponsor_page(db: Db, actor: Me, shop_id: FromPath[int]) -> Response:
     shop = policy.get_shop_for_sponsor_export(db, actor, shop_id)
     return page("manage/sponsor.html", shop=shop, occupations=sponsor.occupations(db, shop.id),
-                notice=sponsor.NOTICE, columns=sponsor.COLUMNS)
+                sponsor_notice=sponsor.NOTICE, columns=sponsor.COLUMNS)
 
 
 @get("/shops/{shop_id:int}/sponsor.csv", sync_to_thread=True, include_in_schema=False)
-def program_csv(db: Db, actor: Me, shop_id: FromPath[int], occupation: str = "") -> Response:
+def program_csv(db: Db, actor: Me, shop_id: FromPath[int], occupation: FromQuery[str] = "") -> Response:
     shop = policy.get_shop_for_sponsor_export(db, actor, shop_id)
     exported = sponsor.program_file(db, shop, occupation[:120])
     return _file(exported.name, "text/csv; charset=utf-8", exported.data)
