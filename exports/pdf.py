@@ -311,9 +311,9 @@ def render_certificate(content: dict, *, code: str, url: str, sha256: str, issue
     _cover(layout, content, code, url, sha256, issued_at, tz, title="Completion certificate")
     layout.need(60)
     layout.text(MARGIN, "Registered apprenticeship", BOLD, 13, gap=16)
-    layout.text(MARGIN, f"{app['occupation']} ({app['occupation_code'] or 'no code'}), "
-                        f"{PROGRAM_TYPES.get(app['kind'], app['kind'])} program, registration {app['registration_number']}",
-                FONT, 9, gap=12)
+    kind = PROGRAM_TYPES.get(app["kind"], app["kind"])
+    layout.text(MARGIN, f"{app['occupation']} ({app['occupation_code'] or 'no code'}), {kind} program, "
+                        f"registration {app['registration_number']}", FONT, 9, gap=12)
     layout.text(MARGIN, f"Started {app['start_date']}; term {app['term_hours']:,} OJL hours; status {app['status']} "
                         f"since {app['status_date']}.", FONT, 9, gap=16)
     rows = [[f"{w['code']} {w['title']}", f"{w['target_hours']:,}", f"{w['approved_minutes'] / 60:,.1f}"]

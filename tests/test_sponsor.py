@@ -13,9 +13,9 @@ from exports.models import CompletionRecord, IssuedCredential
 from mentoring.clock import utcnow
 from mentoring.oversight import payplan, wages
 from mentoring.oversight.models import PayStep
-from mentoring.people.models import Person, Triad
+from mentoring.people.models import Triad
 from mentoring.progress import hours
-from mentoring.progress.models import Apprenticeship, HoursEntry, RtiRecord, WorkProcess
+from mentoring.progress.models import Apprenticeship, HoursEntry, RtiRecord
 
 from .conftest import actor_for
 from .test_hours import make_apprenticeship
@@ -182,22 +182,3 @@ def test_no_certificate_without_a_registered_apprenticeship(db, world, assigned,
     assert response.status_code == 400 and "not in a registered apprenticeship" in response.text
     assert db.exec(select(CompletionRecord)).first() is None
 
-
-def test_the_demo_has_a_registered_apprentice_part_way(clean_db):
-    from mentoring import demo
-
-    with clean_db.session(write=True) as db:
-        demo.seed(db)
-        db.commit()
-    with clean_db.session() as db:
-        app = db.exec(select(Apprenticeship)).one()
-        triad = db.get(Triad, app.triad_id)
-        assert db.get(Person, triad.mentee_id).full_name == demo.APPRENTICE
-        states = [e.state for e in db.exec(select(HoursEntry).where(HoursEntry.apprenticeship_id == app.id))]
-        assert states.count("returned") == 1 and states.count("pending") >= 4 and states.count("approved") > 200
-        assert hours.verify_chains(db) == []
-        assert len(db.exec(select(RtiRecord)).all()) == 2
-        assert len({wp.area_code for wp in db.exec(select(WorkProcess)).all()}) >= 5
-        manager = actor_for(clean_db, db.get(Person, triad.manager_id))
-        rows = wages.schedule_of(db, manager, triad, None)
-        assert [r.status for r in rows] == ["applied", "due", "planned"]
