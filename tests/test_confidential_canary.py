@@ -21,7 +21,7 @@ from mentoring.access.policy import Actor
 from mentoring.oversight import digest, payplan, reviews
 from mentoring.people import accounts
 from mentoring.people.models import Triad
-from mentoring.progress import customize, evidence, signoffs
+from mentoring.progress import customize, evidence, program, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import EvidencePhoto
 from mentoring.trail.models import AuditEntry
@@ -36,6 +36,9 @@ TOOL = "CANARY-TOOL-8c1d"  # note of an unshared tool loan
 PAY_SHARED = "CANARY-PAYSHARED-8c1d"  # a step the manager shared with the mentee
 TOOL_SHARED = "CANARY-TOOLSHARED-8c1d"
 OTHER = "CANARY-OTHERSHOP-8c1d"  # the other shop's own pay note
+# A registered apprenticeship on each shop's triad (its pages show hours, never pay).
+PROGRAM_FORM = {"kind": "time", "registration_number": "2026-XX-0001", "occupation": "Automotive Service Technician",
+                "start_date": "2026-09-01", "term_hours": "8000", "probation_hours": "500"}
 CANARIES = (PAY, DECISION, TOOL, PAY_SHARED, TOOL_SHARED, OTHER)
 
 MENTEE_PAGE = ("/mentees/{mentee_id:int}", "ours")
@@ -103,8 +106,8 @@ def objects(db, world, assigned, settings, clean_db):
     devices = {shop.id: tablets.enroll(db, manager, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
     conflicts = {"ours": offline_conflict(db, assigned, world.mentor, devices[world.shop.id]),
                  "theirs": offline_conflict(db, other_assignment, world.other_mentor, devices[world.other_shop.id])}
-    # Registered apprenticeships of both triads (issue #18): the wage schedule and the sponsor exports name them.
-    programs = {t.id: _apprenticeship(db, t) for t in (triad, other_triad)}
+    apps = {"ours": program.save_program(db, manager, triad, PROGRAM_FORM).id,
+            "theirs": program.save_program(db, other_manager, other_triad, PROGRAM_FORM).id}
     db.commit()
     ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
     return {
@@ -114,30 +117,15 @@ def objects(db, world, assigned, settings, clean_db):
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
                  "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
-                 "conflict_id": conflicts["ours"], "apprenticeship_id": programs[triad.id],
+                 "conflict_id": conflicts["ours"], "app_id": apps["ours"], "apprenticeship_id": apps["ours"],
                  **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
-                   "review_id": other_review.id, "conflict_id": conflicts["theirs"],
-                   "apprenticeship_id": programs[other_triad.id], **_case_ids(other_list.id)},
+                   "review_id": other_review.id, "conflict_id": conflicts["theirs"], "app_id": apps["theirs"],
+                   "apprenticeship_id": apps["theirs"],
+                   **_case_ids(other_list.id)},
     }
-
-
-def _apprenticeship(db, triad) -> int:
-    from datetime import date
-
-    from mentoring.progress.apprenticeship import apprenticeship_of
-    from mentoring.progress.models import Apprenticeship
-
-    found = apprenticeship_of(db, triad.id)
-    if found is None:
-        found = Apprenticeship(triad_id=triad.id, shop_id=triad.shop_id, kind="time", registration_number="R-1",
-                               occupation="Automotive Service Technician", start_date=date(2026, 9, 1),
-                               term_hours=4000, probation_hours=500, status_date=date(2026, 9, 1))
-        db.add(found)
-        db.flush()
-    return found.id
 
 
 def _case_ids(list_id: int) -> dict:

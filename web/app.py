@@ -29,6 +29,7 @@ from web.pages import (
     admin,
     api,
     api_v1,
+    apprenticeship,
     auth,
     case,
     homes,
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
-                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS, *sponsor.HANDLERS]
+                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS,
+                *apprenticeship.HANDLERS, *sponsor.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[

@@ -592,6 +592,25 @@ def get_apprenticeship_for_sponsor_export(db: Session, actor: Actor, apprentices
     return app
 
 
+# --- registered apprenticeships ----------------------------------------------------------------
+
+def get_triad_for_program(db: Session, actor: Actor, triad_id: int) -> Triad:
+    """A triad's program type and schedule are set by the shop's managers and admins, like the triad itself."""
+    return get_triad_for_manager(db, actor, triad_id)
+
+
+def get_apprenticeship_for_viewer(db: Session, actor: Actor, apprenticeship_id: int):
+    """An apprenticeship's OJL and RTI totals: whoever may follow the mentee at that shop (the mentee, the shop's
+    people, an instructor only while the student's consent for that shop is on); 404 for everyone else."""
+    from mentoring.progress.models import Apprenticeship
+
+    app = db.get(Apprenticeship, apprenticeship_id)
+    triad = db.get(Triad, app.triad_id) if app else None
+    if triad is None or not can_view_mentee(db, actor, triad.mentee_id, app.shop_id):
+        raise NotFound
+    return app
+
+
 # --- on-the-job hours of a registered apprenticeship (issue #18) ----------------------------------
 
 def can_see_hours(actor: Actor, triad: Triad) -> bool:
@@ -617,3 +636,29 @@ def can_approve_hours(actor: Actor, triad: Triad) -> bool:
 def get_triad_for_hours(db: Session, actor: Actor, triad_id: int) -> Triad:
     """The triad, when the actor may see its hours; otherwise 404 (whether it exists stays unsaid)."""
     return _get_then(db, Triad, triad_id, lambda t: None if can_see_hours(actor, t) else _not_found())
+
+
+def rti_school(db: Session, actor: Actor, app) -> int | None:
+    """Who records classroom hours (RTI), and for which school: the instructor of a consented enrollment of the
+    apprentice at this shop (their school), or, only when no school shares the student's record with the shop,
+    the shop's managers and admins (no school). Everyone else: 403."""
+    triad = db.get(Triad, app.triad_id)
+    rows = db.exec(select(Enrollment.school_id, Enrollment.instructor_id)
+                   .join(Membership, (Membership.person_id == Enrollment.instructor_id)
+                         & (Membership.organization_id == Enrollment.school_id) & (Membership.role == "instructor"))
+                   .where(Enrollment.mentee_id == triad.mentee_id, Enrollment.shop_id == app.shop_id,
+                          Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).all()
+    for school_id, instructor_id in rows:
+        if actor.person_id is not None and instructor_id == actor.person_id:
+            return school_id
+    if not rows and can_manage_shop(actor, app.shop_id):
+        return None
+    raise Forbidden
+
+
+def may_record_rti(db: Session, actor: Actor, app) -> bool:
+    try:
+        rti_school(db, actor, app)
+    except Forbidden:
+        return False
+    return True

@@ -26,6 +26,7 @@ from mentoring.people.models import (
     Organization,
 )
 from mentoring.people.triads import EnrollmentIn, TriadIn
+from mentoring.progress import apprenticeship
 from web import sessions
 from web.deps import settings_of
 from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, form_error, page, refused_page, see_other, submit
@@ -383,7 +384,9 @@ def triad_detail(db: Db, actor: Me, triad_id: FromPath[int]) -> Response:
 
 def _triad_page(db: Session, triad, *, errors, form, status_code=200) -> Response:
     row = roster.triad_row(db, triad.id)
+    app = apprenticeship.apprenticeship_of(db, triad.id)
     return page("admin/triad_detail.html", status_code=status_code, row=row, errors=errors, form=form,
+                apprenticeship=app, program_label=apprenticeship.KINDS[app.kind] if app else "informal mentoring",
                 history=triads.mentor_history(db, triad.id), **_triad_choices(db, row.shop))
 
 
