@@ -203,6 +203,9 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
     for variant, (assignment, shop) in {"ours": (assigned, world.shop), "peer": (peer_assignment, world.shop),
                                         "theirs": (theirs_assignment, world.other_shop)}.items():
         values[variant].update(_issued(db, settings, assignment, shop, variant))
+    # Registered apprenticeships of the three triads (issue #18), for the routes that name one.
+    for variant in by_variant:
+        values[variant]["apprenticeship_id"] = values[variant]["app_id"]
     db.commit()
     assert db.exec(select(ApiToken)).all()
     return values
@@ -314,3 +317,4 @@ def test_every_writing_cell(route, browser, world, objects, extra_viewers):
     """Each writing route on objects of its own, since an allowed call may change them."""
     wrong = _run(_cells(route), browser, world, objects, extra_viewers)
     assert not wrong, f"{route}\n" + "\n".join(wrong)
+

@@ -117,11 +117,13 @@ def objects(db, world, assigned, settings, clean_db):
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
                  "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
-                 "conflict_id": conflicts["ours"], "app_id": apps["ours"], **_case_ids(ours_list)},
+                 "conflict_id": conflicts["ours"], "app_id": apps["ours"], "apprenticeship_id": apps["ours"],
+                 **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
                    "review_id": other_review.id, "conflict_id": conflicts["theirs"], "app_id": apps["theirs"],
+                   "apprenticeship_id": apps["theirs"],
                    **_case_ids(other_list.id)},
     }
 

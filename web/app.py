@@ -38,6 +38,7 @@ from web.pages import (
     progress,
     pwa,
     records,
+    sponsor,
     tablet,
     tasklists,
 )
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
                 *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS,
-                *apprenticeship.HANDLERS]
+                *apprenticeship.HANDLERS, *sponsor.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[

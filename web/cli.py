@@ -294,6 +294,7 @@ def audit_verify(saved) -> None:
     """Recompute every event chain and check it, and the audit log, against the signed checkpoints;
     exit 1 and say what changed."""
     from exports import checkpoints
+    from mentoring.progress import hours
     from mentoring.progress.signoffs import verify_chains
     from mentoring.trail.checkpoints import describe_chain
 
@@ -304,6 +305,7 @@ def audit_verify(saved) -> None:
     _, database = _setup()
     with database.session() as db:
         broken = verify_chains(db)
+        broken_hours = hours.verify_chains(db)
         result = checkpoints.verify(db, tokens)
         count = db.exec(select(func.count()).select_from(ProgressEvent)).one()
         names = dict(db.exec(select(Organization.id, Organization.name)).all())
@@ -314,6 +316,8 @@ def audit_verify(saved) -> None:
         click.echo(f"NOTE: {warning}")
     problems = [f"BROKEN: {chains[link.assignment_id]}, event #{link.seq} (id {link.event_id}): {link.problem}"
                 for link in broken]
+    problems += [f"BROKEN: hours of apprenticeship {link.apprenticeship_id}, entry #{link.seq} (id {link.entry_id}): "
+                 f"{link.problem}" for link in broken_hours]
     problems += [f"CHECKPOINT: {problem}" for problem in result.problems]
     for f in result.findings:
         if f.assignment_id is not None:

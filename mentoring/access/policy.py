@@ -573,6 +573,25 @@ def in_token_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
         Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).first() is not None
 
 
+# --- sponsor exports of registered apprenticeships -------------------------------------------------
+
+def get_shop_for_sponsor_export(db: Session, actor: Actor, shop_id: int) -> Organization:
+    """The sponsor's batch file carries wage rates: the shop's managers and admins only; everyone else 404."""
+    shop = db.get(Organization, shop_id)
+    if shop is None or shop.is_school or not can_see_pay_plan(actor, shop_id):
+        raise NotFound
+    return shop
+
+
+def get_apprenticeship_for_sponsor_export(db: Session, actor: Actor, apprenticeship_id: int):
+    from mentoring.progress.models import Apprenticeship
+
+    app = db.get(Apprenticeship, apprenticeship_id)
+    if app is None or not can_see_pay_plan(actor, app.shop_id):
+        raise NotFound
+    return app
+
+
 # --- registered apprenticeships ----------------------------------------------------------------
 
 def get_triad_for_program(db: Session, actor: Actor, triad_id: int) -> Triad:
@@ -590,6 +609,33 @@ def get_apprenticeship_for_viewer(db: Session, actor: Actor, apprenticeship_id: 
     if triad is None or not can_view_mentee(db, actor, triad.mentee_id, app.shop_id):
         raise NotFound
     return app
+
+
+# --- on-the-job hours of a registered apprenticeship (issue #18) ----------------------------------
+
+def can_see_hours(actor: Actor, triad: Triad) -> bool:
+    """A triad's hours ledger: its mentee and mentor, and the shop's managers and admins."""
+    return actor.person_id is not None and (
+        actor.person_id in (triad.mentee_id, triad.mentor_id) or can_manage_shop(actor, triad.shop_id))
+
+
+def can_log_hours(actor: Actor, triad: Triad) -> bool:
+    """Hours are the apprentice's own account of their work: only the triad's mentee logs and corrects them."""
+    return actor.person_id is not None and actor.person_id == triad.mentee_id and triad.ended_at is None
+
+
+def can_approve_hours(actor: Actor, triad: Triad) -> bool:
+    """The triad's mentor (while a mentor there) or a manager of the shop approves or returns hours; never the
+    mentee, whatever else they are at the shop: nobody vouches for their own hours."""
+    if actor.person_id is None or actor.person_id == triad.mentee_id:
+        return False
+    return ((triad.mentor_id == actor.person_id and "mentor" in actor.roles_in(triad.shop_id))
+            or can_approve(actor, triad.shop_id))
+
+
+def get_triad_for_hours(db: Session, actor: Actor, triad_id: int) -> Triad:
+    """The triad, when the actor may see its hours; otherwise 404 (whether it exists stays unsaid)."""
+    return _get_then(db, Triad, triad_id, lambda t: None if can_see_hours(actor, t) else _not_found())
 
 
 def rti_school(db: Session, actor: Actor, app) -> int | None:

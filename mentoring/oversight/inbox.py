@@ -12,7 +12,7 @@ from mentoring.oversight import dashboard, flags, reviews
 from mentoring.oversight.models import Review
 from mentoring.people import invitations
 from mentoring.people.models import Organization, Person, Triad
-from mentoring.progress import board
+from mentoring.progress import board, hours
 from mentoring.words import plural
 
 REVIEW_NOTICE_DAYS = 7  # a review shows up this many days before it is due
@@ -20,7 +20,7 @@ REVIEW_NOTICE_DAYS = 7  # a review shows up this many days before it is due
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # invitation | ready | review | pay
+    kind: str  # invitation | ready | review | pay | hours
     text: str
     link: str
     urgent: bool = False
@@ -39,6 +39,7 @@ def items_for(db: Session, actor: Actor, *, now: datetime | None = None, for_ema
                 items.append(Item("ready", f"{card.mentee.full_name}: {plural(card.ready, 'task')} ready for sign-off",
                                   f"/assignments/{card.assignment.id}?status=ready"))
     items += _reviews(db, actor, now)
+    items += _hours(db, actor, now)
     pay_shops = {s for s in actor.orgs_where("admin", "manager") if policy.can_see_pay_plan(actor, s)}
     if pay_shops:
         for row in dashboard.build(db, actor, pay_shops, now=now).rows:
@@ -47,6 +48,17 @@ def items_for(db: Session, actor: Actor, *, now: datetime | None = None, for_ema
                 what = "a pay step is due" if for_email else f"pay step due: {step.step.title} ({step.raise_text})"
                 items.append(Item("pay", f"{row.row.mentee.full_name}: {what}", f"/mentees/{row.row.mentee.id}#pay",
                                   True))
+    return items
+
+
+def _hours(db: Session, actor: Actor, now: datetime) -> list[Item]:
+    """OJL hours: entries waiting for the mentor's approval; the apprentice's last full week left empty."""
+    items = [Item("hours", f"{w.mentee_name}: {plural(w.count, 'hours entry', 'hours entries')} waiting for your "
+                           "approval", f"/triads/{w.triad_id}/hours?week={hours.week_start(w.oldest).isoformat()}")
+             for w in hours.waiting_for(db, actor)]
+    items += [Item("hours", f"No hours logged for the week of {week:%Y-%m-%d}: log them, or tell your mentor why",
+                   f"/triads/{triad_id}/hours?week={week.isoformat()}", True)
+              for triad_id, week in hours.missing_weeks(db, actor, now=now)]
     return items
 
 
