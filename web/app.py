@@ -31,6 +31,7 @@ from web.pages import (
     api_v1,
     auth,
     case,
+    hours,
     homes,
     manage,
     offline_sync,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
-                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS]
+                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS, *hours.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[
