@@ -3,6 +3,7 @@ view, real objects of three kinds (ours, a peer's in the same shop, another shop
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,14 @@ from mentoring.people import accounts, invitations, triads
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.people.models import Membership, Person, Triad
 from mentoring.people.triads import EnrollmentIn
-from mentoring.progress import customize, evidence, signoffs
+from mentoring.progress import customize, evidence, hours, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import EvidencePhoto
 from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
 from .conftest import PASSWORD, actor_for, offline_conflict
+from .test_hours import make_apprenticeship
 
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 VIEWERS = ("admin", "manager", "mentor", "mentee", "instructor", "other", "second_admin", "bare_instructor",
@@ -155,6 +157,13 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
             "kind": "loan", "description": "Scan tool", "on_date": "2026-09-01"}).id
         review_ids[variant] = reviews.add_custom(db, who, triad, {"title": "Check-in", "due_on": "2026-10-01"}).id
 
+    hours_entries = {}  # an apprenticeship on each triad, and one pending entry of its mentee (issue #18)
+    for variant, triad in by_variant.items():
+        make_apprenticeship(db, triad, date(2026, 9, 1))
+        mentee_actor = actor_for_db(db, db.get(Person, triad.mentee_id))
+        hours_entries[variant] = hours.log_hours(db, mentee_actor, triad.id, day="2026-09-02", area="I",
+                                                 hours="8").id
+
     def membership(person) -> int:
         return db.exec(select(Membership.id).where(Membership.person_id == person.id,
                                                    Membership.role == "mentee")).one()  # Tess: her Riverside role
@@ -177,18 +186,19 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
                  "triad_id": world.triad.id, "assignment_id": assigned.id, "enrollment_id": world.consented.id,
                  "membership_id": membership(world.mentee), "list_id": ours_list_id, "photo_id": photos["ours"],
                  "step_id": steps["ours"], "tool_id": tools["ours"], "review_id": review_ids["ours"],
-                 "conflict_id": conflicts["ours"]},
+                 "conflict_id": conflicts["ours"], "hours_entry_id": hours_entries["ours"]},
         "peer": {**common, **shop_values(world.shop), "mentee_id": world.mentee2.id, "person_id": world.mentee2.id,
                  "triad_id": triad2.id, "assignment_id": peer_assignment.id, "enrollment_id": world.unconsented.id,
                  "membership_id": membership(world.mentee2), "list_id": ours_list_id, "photo_id": photos["peer"],
                  "step_id": steps["peer"], "tool_id": tools["peer"], "review_id": review_ids["peer"],
-                 "conflict_id": conflicts["peer"]},
+                 "conflict_id": conflicts["peer"], "hours_entry_id": hours_entries["peer"]},
         "theirs": {**common, **shop_values(world.other_shop), "mentee_id": world.other_mentee.id,
                    "person_id": world.other_mentee.id, "triad_id": world.other_triad.id,
                    "assignment_id": theirs_assignment.id, "enrollment_id": theirs_enrollment.id,
                    "membership_id": membership(world.other_mentee), "list_id": other_list.id,
                    "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
-                   "review_id": review_ids["theirs"], "conflict_id": conflicts["theirs"]},
+                   "review_id": review_ids["theirs"], "conflict_id": conflicts["theirs"],
+                   "hours_entry_id": hours_entries["theirs"]},
     }
     for variant, list_id in (("ours", ours_list_id), ("peer", ours_list_id), ("theirs", other_list.id)):
         values[variant].update(_case_ids(list_id))

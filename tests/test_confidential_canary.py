@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import zipfile
+from datetime import date
 from itertools import product
 
 import pytest
@@ -21,7 +22,7 @@ from mentoring.access.policy import Actor
 from mentoring.oversight import digest, payplan, reviews
 from mentoring.people import accounts
 from mentoring.people.models import Triad
-from mentoring.progress import customize, evidence, signoffs
+from mentoring.progress import customize, evidence, hours, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import EvidencePhoto
 from mentoring.trail.models import AuditEntry
@@ -29,6 +30,7 @@ from tasklists import store
 from tasklists.models import ShopTaskListVersion
 
 from .conftest import PASSWORD, actor_for, offline_conflict
+from .test_hours import make_apprenticeship
 
 PAY = "CANARY-PAY-8c1d"  # note of an unshared pay step
 DECISION = "CANARY-DECISION-8c1d"  # note of a decision on that step
@@ -103,6 +105,13 @@ def objects(db, world, assigned, settings, clean_db):
     devices = {shop.id: tablets.enroll(db, manager, shop, "Bay 1")[0].id for shop in (world.shop, world.other_shop)}
     conflicts = {"ours": offline_conflict(db, assigned, world.mentor, devices[world.shop.id]),
                  "theirs": offline_conflict(db, other_assignment, world.other_mentor, devices[world.other_shop.id])}
+    # Registered apprenticeships with logged hours, so that the hours pages show a real ledger (issue #18).
+    hours_ids = {}
+    for variant, (a_triad, person) in {"ours": (triad, world.mentee), "theirs": (other_triad, world.other_mentee)
+                                       }.items():
+        make_apprenticeship(db, a_triad, date(2026, 9, 1))
+        hours_ids[variant] = hours.log_hours(db, actor_for(clean_db, person), a_triad.id, day="2026-09-02",
+                                             area="I", hours="8", note="timing belt").id
     db.commit()
     ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
     return {
@@ -112,11 +121,12 @@ def objects(db, world, assigned, settings, clean_db):
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
                  "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
-                 "conflict_id": conflicts["ours"], **_case_ids(ours_list)},
+                 "conflict_id": conflicts["ours"], "hours_entry_id": hours_ids["ours"], **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
-                   "review_id": other_review.id, "conflict_id": conflicts["theirs"], **_case_ids(other_list.id)},
+                   "review_id": other_review.id, "conflict_id": conflicts["theirs"],
+                   "hours_entry_id": hours_ids["theirs"], **_case_ids(other_list.id)},
     }
 
 

@@ -379,7 +379,8 @@ def waiting_for(db: Session, actor: Actor) -> list[Waiting]:
     """Entries awaiting the actor's approval as the mentor of the triad (others who may approve are not nagged)."""
     if actor.person_id is None:
         return []
-    rows = db.exec(select(Triad.id, Triad.shop_id, Person.full_name, func.count(HoursEntry.id), func.min(HoursEntry.day))
+    rows = db.exec(select(Triad.id, Triad.shop_id, Person.full_name, func.count(HoursEntry.id),
+                          func.min(HoursEntry.day))
                    .join(Apprenticeship, Apprenticeship.triad_id == Triad.id)
                    .join(HoursEntry, HoursEntry.apprenticeship_id == Apprenticeship.id)
                    .join(Person, Person.id == Triad.mentee_id)
