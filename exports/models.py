@@ -47,6 +47,9 @@ class CompletionRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True)
+    # record: the completion record; certificate: an apprenticeship's completion certificate (the record's
+    # content plus hours and RTI), verified by the same code machinery.
+    kind: str = Field(default="record", max_length=12, sa_column_kwargs={"server_default": "record"})
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
     mentee_id: int = Field(foreign_key="person.id", index=True)
     shop_id: int = Field(foreign_key="organization.id", index=True)

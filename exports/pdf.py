@@ -82,9 +82,10 @@ def render(content: dict, *, code: str, url: str, sha256: str, issued_at: dateti
     return _draw(layout, content, code)
 
 
-def _cover(layout: Layout, c: dict, code: str, url: str, sha256: str, issued_at: datetime, tz: ZoneInfo) -> None:
+def _cover(layout: Layout, c: dict, code: str, url: str, sha256: str, issued_at: datetime, tz: ZoneInfo,
+           title: str = "Completion record") -> None:
     x = MARGIN
-    layout.text(x, "Completion record", BOLD, 18, gap=26)
+    layout.text(x, title, BOLD, 18, gap=26)
     layout.text(x, c["mentee"]["name"], BOLD, 14, gap=22)
     tl = c["task_list"]
     mentors = "; ".join(m["name"] + (f" (until {_date(m['to'], tz)})" if m["to"] else "") for m in c["mentors"])
@@ -223,10 +224,10 @@ def _area(layout: Layout, area: dict, c: dict, tz: ZoneInfo) -> None:
         ops.append(("rule", MARGIN, layout.y, MARGIN + layout.usable))
 
 
-def _draw(layout: Layout, c: dict, code: str) -> bytes:
+def _draw(layout: Layout, c: dict, code: str, title: str = "Completion record") -> bytes:
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(layout.width, layout.height), invariant=1, pageCompression=1)
-    canvas.setTitle(f"Completion record: {_safe(c['mentee']['name'])}")
+    canvas.setTitle(f"{title}: {_safe(c['mentee']['name'])}")
     canvas.setAuthor(_safe(c["shop"]["name"]))
     canvas.setSubject(f"Verification code {code}")
     canvas.setKeywords(f"verification-code:{code}")
@@ -293,3 +294,70 @@ def _qr(canvas: Canvas, x: float, y: float, size: float, url: str) -> None:
             else:
                 col += 1
     canvas.drawPath(path, stroke=0, fill=1)
+
+
+# --- the completion certificate of a registered apprenticeship ------------------------------------------
+
+PROGRAM_TYPES = {"time": "time-based", "competency": "competency-based", "hybrid": "hybrid"}
+
+
+def render_certificate(content: dict, *, code: str, url: str, sha256: str, issued_at: datetime,
+                       paper: str = "letter") -> bytes:
+    """The record's cover and verification box, then the program, OJL hours per work process (target against
+    approved), RTI hours by term and the competencies signed per area."""
+    tz = ZoneInfo(content["shop"]["timezone"])
+    app = content["apprenticeship"]
+    layout = Layout(paper)
+    _cover(layout, content, code, url, sha256, issued_at, tz, title="Completion certificate")
+    layout.need(60)
+    layout.text(MARGIN, "Registered apprenticeship", BOLD, 13, gap=16)
+    kind = PROGRAM_TYPES.get(app["kind"], app["kind"])
+    layout.text(MARGIN, f"{app['occupation']} ({app['occupation_code'] or 'no code'}), {kind} program, "
+                        f"registration {app['registration_number']}", FONT, 9, gap=12)
+    layout.text(MARGIN, f"Started {app['start_date']}; term {app['term_hours']:,} OJL hours; status {app['status']} "
+                        f"since {app['status_date']}.", FONT, 9, gap=16)
+    rows = [[f"{w['code']} {w['title']}", f"{w['target_hours']:,}", f"{w['approved_minutes'] / 60:,.1f}"]
+            for w in app["work_processes"]]
+    rows.append(["All work processes (credited prior learning "
+                 f"{app['credited_minutes'] / 60:,.1f} h included)",
+                 f"{sum(w['target_hours'] for w in app['work_processes']):,}", f"{app['ojl_minutes'] / 60:,.1f}"])
+    _table(layout, "On-the-job learning hours per work process", ["Work process", "Target hours",
+                                                                 "Approved hours"], [0.6, 0.2, 0.2], rows)
+    rows = [[r["term"], r["course"], str(r["hours"]), r["result"]] for r in app["rti"]]
+    rows.append(["Total", "", str(app["rti_hours"]), ""])
+    _table(layout, "Related technical instruction by term", ["Term", "Course", "Hours", "Result"],
+           [0.22, 0.5, 0.12, 0.16], rows)
+    rows = []
+    for area in content["areas"]:
+        signed = [t for t in area["tasks"] if t["status"] == "signed"]
+        ratings = ", ".join(f"{t['code']} ({t['rating']})" for t in signed if t["rating"]) or "-"
+        rows.append([f"{area['code']} {area['title']}", f"{len(signed)} of {len(area['tasks'])}", ratings])
+    _table(layout, "Competencies signed (task and rating out of 5)", ["Area", "Tasks signed", "Tasks (rating)"],
+           [0.3, 0.14, 0.56], rows)
+    return _draw(layout, content, code, title="Completion certificate")
+
+
+def _table(layout: Layout, title: str, header: list[str], shares: list[float], rows: list[list[str]]) -> None:
+    xs = _positions(shares, layout.usable)
+    widths = [share * layout.usable - 4 for share in shares]
+    layout.need(48)
+    layout.text(MARGIN, title, BOLD, 11, gap=14)
+
+    def head() -> None:
+        layout.ops.append(("shade", MARGIN, layout.y - 12, layout.usable, 12))
+        for text, x in zip(header, xs, strict=True):
+            layout.ops.append(("t", x + 2, layout.y - 9, BOLD, SIZE, text))
+        layout.y -= 12
+
+    head()
+    for row in rows:
+        cells = [_wrap(text, FONT, w) for text, w in zip(row, widths, strict=True)]
+        height = max(len(c) for c in cells) * LEADING + 4
+        if layout.need(height):
+            head()
+        for lines, x in zip(cells, xs, strict=True):
+            for i, line in enumerate(lines):
+                layout.ops.append(("t", x + 2, layout.y - 2 - SIZE - i * LEADING, FONT, SIZE, line))
+        layout.y -= height
+        layout.ops.append(("rule", MARGIN, layout.y, MARGIN + layout.usable))
+    layout.y -= 14

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from exports.models import CompletionRecord, RecordFile
 from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
+from mentoring.errors import FormError
 from mentoring.people.models import Enrollment, Organization, Person, Triad, TriadMentorChange
 from mentoring.progress import board
 from mentoring.progress.models import Assignment
@@ -130,6 +131,7 @@ def issue_record(db: Session, actor: Actor, assignment: Assignment) -> Completio
     content = build_content(db, assignment)
     digest = content_hash(content)
     latest = db.exec(select(CompletionRecord).where(CompletionRecord.assignment_id == assignment.id,
+                                                    CompletionRecord.kind == "record",
                                                     CompletionRecord.superseded_at.is_(None),
                                                     CompletionRecord.revoked_at.is_(None))
                      .order_by(CompletionRecord.id.desc()).with_for_update()).first()
@@ -159,8 +161,6 @@ def remember_file(db: Session, record: CompletionRecord, kind: str, data: bytes)
 
 
 def revoke_record(db: Session, actor: Actor, record: CompletionRecord, reason: str) -> None:
-    from mentoring.errors import FormError
-
     reason = (reason or "").strip()
     if not reason:
         raise FormError({"reason": "Say why the record is withdrawn; verifiers will read it."})
@@ -200,7 +200,16 @@ def status_of(db: Session, record: CompletionRecord) -> RecordStatus:
         return RecordStatus("superseded", f"A newer record of this mentee's progress was issued on "
                                           f"{record.superseded_at:%Y-%m-%d}; ask the shop for the current one.")
     assignment = db.get(Assignment, record.assignment_id)
-    if content_hash(build_content(db, assignment)) != record.content_hash:
+    if record.kind == "certificate":
+        from exports.certificate import build_certificate  # it builds on this module
+
+        try:
+            now = content_hash(build_certificate(db, assignment))
+        except FormError:  # the program was removed since
+            now = ""
+    else:
+        now = content_hash(build_content(db, assignment))
+    if now != record.content_hash:
         return RecordStatus("superseded", "Progress has changed since this record was issued (tasks were signed "
                                           "or revoked); ask the shop for a new copy.")
     return RecordStatus("current", "This is the shop's current record of the mentee's progress.")

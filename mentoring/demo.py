@@ -98,6 +98,7 @@ def seed(db: Session) -> bool:
     _history(db)
     _reviews_pay_and_tools(db, actor, orgs["Riverside Toyota"])
     _completed_areas(db, actor, orgs)
+    _apprenticeship(db, orgs)
     db.flush()
     return True
 
@@ -262,3 +263,84 @@ def _completed_areas(db: Session, actor: Actor, orgs: dict) -> None:
     redo = tasks[-1].code
     signoffs.revoke(db, as_manager, assignment.id, redo, reason="Signed before the bleeder was torqued; redo it.")
     signoffs.sign_off(db, as_mentor, assignment.id, redo, rating=3, pin=None, device="shop tablet: Bay 1")
+
+
+APPRENTICE = "Aisha Khan"
+
+
+def _apprenticeship(db: Session, orgs: dict) -> None:
+    """Aisha's triad as a registered apprenticeship six months in: about 26 weeks of OJL hours across the work
+    processes (the last week still pending, one day returned), two RTI terms from her college, and a wage
+    schedule part-way: the first raise applied, the 800-hour step due, the 2,000-hour step ahead.
+    Rows are built in memory and written in one flush; the hash chain is the ledger's own (hours.entry_hash)."""
+    from mentoring.oversight import payplan
+    from mentoring.progress.hours import entry_hash
+    from mentoring.progress.models import Apprenticeship, HoursEntry, RtiRecord, WorkProcess
+    from tasklists.models import ShopTask
+
+    shop, school = orgs["Riverside Toyota"], orgs[ORGS[2][0]]
+    aisha = db.exec(select(Person).where(Person.full_name == APPRENTICE)).one()
+    triad = db.exec(select(Triad).where(Triad.mentee_id == aisha.id, Triad.shop_id == shop.id)).one()
+    mentor, manager = db.get(Person, triad.mentor_id), db.get(Person, triad.manager_id)
+    instructor = db.exec(select(Person).where(Person.email == "karen.holt@lakeview.example")).one()
+    assignment = db.exec(select(Assignment).where(Assignment.triad_id == triad.id)).first()
+    today = date.today()
+    start = today - timedelta(weeks=26)
+    app = Apprenticeship(triad_id=triad.id, shop_id=shop.id, kind="hybrid", registration_number="2026-OH-004417",
+                         occupation="Automotive Service Technician", occupation_code="49-3023.00",
+                         start_date=start, term_hours=4000, probation_hours=500, status="active", status_date=start,
+                         created_by_id=manager.id)
+    db.add(app)
+    db.flush()
+    counts: dict[str, list] = {}
+    for code, title in db.exec(select(ShopTask.area_code, ShopTask.area_title).where(
+            ShopTask.version_id == assignment.version_id, ShopTask.not_applicable.is_(False))).all():
+        counts.setdefault(code, [title, 0])[1] += 1
+    total = sum(n for _, n in counts.values()) or 1
+    processes = [WorkProcess(apprenticeship_id=app.id, area_code=code, title=title[:200],
+                             target_hours=round(4000 * n / total), position=i)
+                 for i, (code, (title, n)) in enumerate(sorted(counts.items()))]
+    db.add_all(processes)
+    db.flush()
+    busy = sorted(processes, key=lambda wp: -wp.target_hours)[:4]  # most days go to the larger work processes
+    rng = random.Random(18)
+    entries, previous, seq = [], "", 0
+    day = start
+    while day < today:
+        if day.weekday() < 5:
+            logged_at = utcnow().replace(microsecond=0) - timedelta(days=(today - day).days - 0.75)
+            recent = (today - day).days <= 6
+            for wp, minutes in ((busy[seq % 4], 300), (rng.choice(busy), 120)):
+                seq += 1
+                state = "pending" if recent else "approved"
+                if seq == 40:
+                    state = "returned"
+                e = HoursEntry(apprenticeship_id=app.id, seq=seq, work_process_id=wp.id, day=day, minutes=minutes,
+                               ro_number=f"RO-{rng.randint(10000, 99999)}" if minutes == 300 else "",
+                               state=state, logged_by_id=aisha.id, logged_by_name=aisha.full_name,
+                               logged_at=logged_at, prev_hash=previous, hash="")
+                if state != "pending":
+                    e.decided_by_id, e.decided_by_name = mentor.id, mentor.full_name
+                    e.decided_at = logged_at + timedelta(days=rng.choice([1, 2, 3]))
+                if state == "returned":
+                    e.return_reason = "RO-number is for another tech's job; check it and log again."
+                e.hash = previous = entry_hash(e)
+                entries.append(e)
+        day += timedelta(days=1)
+    db.add_all(entries)
+    db.add_all([RtiRecord(apprenticeship_id=app.id, term=term, course=course, hours=hours, result=result,
+                          school_id=school.id, recorded_by_id=instructor.id, recorded_by_name=instructor.full_name,
+                          recorded_at=utcnow() - timedelta(weeks=weeks))
+                for term, course, hours, result, weeks in (
+                    ("Summer 2026", "AUT 101 Automotive Fundamentals and Shop Safety", 72, "A", 16),
+                    ("Fall 2026", "AUT 121 Brake Systems", 72, "B+", 1))])
+    as_manager = _actor(db, manager)
+    first = db.exec(select(payplan.PayStep).where(payplan.PayStep.mentee_id == aisha.id)).first()
+    payplan.decide(db, as_manager, first, {"decision": "applied",
+                                           "effective_on": (today - timedelta(weeks=8)).isoformat(),
+                                           "note": "Applied with the next pay period."})
+    payplan.add_pay_step(db, as_manager, triad, dict(title="800-hour step", amount="1.25", milestone="ojl_hours",
+                                                     milestone_hours="800"))
+    payplan.add_pay_step(db, as_manager, triad, dict(title="2,000-hour step", amount="1.50", milestone="ojl_hours",
+                                                     milestone_hours="2000",
+                                                     note="Half the term: the step in the registered standards."))

@@ -207,6 +207,9 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
     for variant, (assignment, shop) in {"ours": (assigned, world.shop), "peer": (peer_assignment, world.shop),
                                         "theirs": (theirs_assignment, world.other_shop)}.items():
         values[variant].update(_issued(db, settings, assignment, shop, variant))
+    # Registered apprenticeships of the three triads (issue #18), for the routes that name one.
+    for variant, triad in by_variant.items():
+        values[variant]["apprenticeship_id"] = _apprenticeship(db, triad)
     db.commit()
     assert db.exec(select(ApiToken)).all()
     return values
@@ -318,3 +321,19 @@ def test_every_writing_cell(route, browser, world, objects, extra_viewers):
     """Each writing route on objects of its own, since an allowed call may change them."""
     wrong = _run(_cells(route), browser, world, objects, extra_viewers)
     assert not wrong, f"{route}\n" + "\n".join(wrong)
+
+
+def _apprenticeship(db, triad) -> int:
+    from datetime import date
+
+    from mentoring.progress.apprenticeship import apprenticeship_of
+    from mentoring.progress.models import Apprenticeship
+
+    found = apprenticeship_of(db, triad.id)
+    if found is None:
+        found = Apprenticeship(triad_id=triad.id, shop_id=triad.shop_id, kind="time", registration_number="R-1",
+                               occupation="Automotive Service Technician", start_date=date(2026, 9, 1),
+                               term_hours=4000, probation_hours=500, status_date=date(2026, 9, 1))
+        db.add(found)
+        db.flush()
+    return found.id

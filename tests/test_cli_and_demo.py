@@ -43,6 +43,28 @@ def test_demo_seeds_real_looking_shops_once(cli, clean_db):
         # every mentee already works on a published task list
         assert {a.mentee_id for a in db.exec(select(Assignment)).all()} == {
             m.person_id for m in db.exec(select(Membership).where(Membership.role == "mentee")).all()}
+        _registered_apprentice_part_way(clean_db, db)
+
+
+def _registered_apprentice_part_way(database, db) -> None:
+    """One registered apprentice with six months of hours (some pending, one returned), two RTI terms and a wage
+    schedule part-way: applied, due, ahead."""
+    from mentoring.oversight import wages
+    from mentoring.progress import hours
+    from mentoring.progress.models import Apprenticeship, HoursEntry, RtiRecord, WorkProcess
+
+    from .conftest import actor_for
+
+    app = db.exec(select(Apprenticeship)).one()
+    triad = db.get(Triad, app.triad_id)
+    assert db.get(Person, triad.mentee_id).full_name == demo.APPRENTICE
+    states = [e.state for e in db.exec(select(HoursEntry).where(HoursEntry.apprenticeship_id == app.id))]
+    assert states.count("returned") == 1 and states.count("pending") >= 4 and states.count("approved") > 200
+    assert hours.verify_chains(db) == []
+    assert len(db.exec(select(RtiRecord)).all()) == 2
+    assert len({wp.area_code for wp in db.exec(select(WorkProcess)).all()}) >= 5
+    rows = wages.schedule_of(db, actor_for(database, db.get(Person, triad.manager_id)), triad, None)
+    assert [r.status for r in rows] == ["applied", "due", "planned"]
 
 
 def test_every_demo_login_works_and_lands_on_its_home(cli, browser):

@@ -112,6 +112,8 @@ def objects(db, world, assigned, settings, clean_db):
         make_apprenticeship(db, a_triad, date(2026, 9, 1))
         hours_ids[variant] = hours.log_hours(db, actor_for(clean_db, person), a_triad.id, day="2026-09-02",
                                              area="I", hours="8", note="timing belt").id
+    # Registered apprenticeships of both triads (issue #18): the wage schedule and the sponsor exports name them.
+    programs = {t.id: _apprenticeship(db, t) for t in (triad, other_triad)}
     db.commit()
     ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
     return {
@@ -121,13 +123,31 @@ def objects(db, world, assigned, settings, clean_db):
                  "template_id": automobile.id, "assignment_id": assigned.id, "code": "I.A.1",
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
                  "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
-                 "conflict_id": conflicts["ours"], "hours_entry_id": hours_ids["ours"], **_case_ids(ours_list)},
+                 "conflict_id": conflicts["ours"], "apprenticeship_id": programs[triad.id],
+                 "hours_entry_id": hours_ids["ours"], **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
                    "review_id": other_review.id, "conflict_id": conflicts["theirs"],
-                   "hours_entry_id": hours_ids["theirs"], **_case_ids(other_list.id)},
+                   "apprenticeship_id": programs[other_triad.id], "hours_entry_id": hours_ids["theirs"],
+                   **_case_ids(other_list.id)},
     }
+
+
+def _apprenticeship(db, triad) -> int:
+    from datetime import date
+
+    from mentoring.progress.apprenticeship import apprenticeship_of
+    from mentoring.progress.models import Apprenticeship
+
+    found = apprenticeship_of(db, triad.id)
+    if found is None:
+        found = Apprenticeship(triad_id=triad.id, shop_id=triad.shop_id, kind="time", registration_number="R-1",
+                               occupation="Automotive Service Technician", start_date=date(2026, 9, 1),
+                               term_hours=4000, probation_hours=500, status_date=date(2026, 9, 1))
+        db.add(found)
+        db.flush()
+    return found.id
 
 
 def _case_ids(list_id: int) -> dict:

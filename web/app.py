@@ -38,6 +38,7 @@ from web.pages import (
     progress,
     pwa,
     records,
+    sponsor,
     tablet,
     tasklists,
 )
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
-                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS, *hours.HANDLERS]
+                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS, *hours.HANDLERS, *sponsor.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[

@@ -573,6 +573,25 @@ def in_token_scope(db: Session, actor: Actor, assignment: Assignment) -> bool:
         Enrollment.consent_active.is_(True), Enrollment.ended_at.is_(None))).first() is not None
 
 
+# --- sponsor exports of registered apprenticeships -------------------------------------------------
+
+def get_shop_for_sponsor_export(db: Session, actor: Actor, shop_id: int) -> Organization:
+    """The sponsor's batch file carries wage rates: the shop's managers and admins only; everyone else 404."""
+    shop = db.get(Organization, shop_id)
+    if shop is None or shop.is_school or not can_see_pay_plan(actor, shop_id):
+        raise NotFound
+    return shop
+
+
+def get_apprenticeship_for_sponsor_export(db: Session, actor: Actor, apprenticeship_id: int):
+    from mentoring.progress.models import Apprenticeship
+
+    app = db.get(Apprenticeship, apprenticeship_id)
+    if app is None or not can_see_pay_plan(actor, app.shop_id):
+        raise NotFound
+    return app
+
+
 # --- on-the-job hours of a registered apprenticeship (issue #18) ----------------------------------
 
 def can_see_hours(actor: Actor, triad: Triad) -> bool:

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from mentoring import lru
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.oversight import flags, payplan, reviews
+from mentoring.oversight import flags, payplan, reviews, wages
 from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDashboardSettings
 from mentoring.people import roster
 from mentoring.people.models import Organization, Triad
@@ -178,7 +178,7 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
     # Plain columns, not ORM objects: enough for step_views and the page, and far cheaper for a whole shop.
     steps = db.exec(select(PayStep.id, PayStep.mentee_id, PayStep.title, PayStep.amount_cents,
                            PayStep.percent_tenths, PayStep.milestone, PayStep.milestone_area,
-                           PayStep.milestone_percent, PayStep.milestone_date)
+                           PayStep.milestone_percent, PayStep.milestone_date, PayStep.milestone_hours)
                     .where(PayStep.shop_id.in_(pay_shops),
                            PayStep.mentee_id.in_(select(Triad.mentee_id).where(Triad.id.in_(triad_ids))))).all()
     decisions = db.exec(select(PayStepDecision.id, PayStepDecision.pay_step_id, PayStepDecision.decision,
@@ -193,6 +193,9 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
     steps_by_mentee: dict[int, list] = {}
     for step in steps:
         steps_by_mentee.setdefault(step.mentee_id, []).append(step)
+    facts = {}
+    for shop_id in pay_shops:  # approved hours and credentials, only for mentees with such a trigger
+        facts.update(wages.facts_of(db, shop_id, [s.mentee_id for s in steps if s.milestone in wages.KINDS]))
     decisions_by_step: dict[int, list] = {}
     for d in decisions:
         decisions_by_step.setdefault(d.pay_step_id, []).append(d)
@@ -218,7 +221,7 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
         if triad.shop_id in pay_shops:
             mine_steps = steps_by_mentee.get(triad.mentee_id, [])
             status.steps = payplan.step_views(mine_steps, [d for st in mine_steps for d in decisions_by_step.get(
-                st.id, [])], {triad.mentee_id: status.report}, shop_today)
+                st.id, [])], {triad.mentee_id: status.report}, shop_today, facts)
     # The heat map's cells, one per area of every list in view.
     for status in rows:
         shares = {a.code: a.percent for a in status.areas}

@@ -29,9 +29,16 @@ def is_review_overdue(due_on: date, today: date, complete: bool) -> bool:
 
 
 def milestone_reached(milestone: str, *, area: str = "", percent: int | None = None, on: date | None = None,
-                      report: CoverageReport | None = None, today: date) -> bool:
+                      report: CoverageReport | None = None, today: date, hours: int | None = None,
+                      ojl_minutes: int | None = None, credentials: frozenset[str] | None = None) -> bool:
+    """`ojl_minutes`: approved OJL minutes (credited included); `credentials`: achievement keys ("area:V", …) of the
+    mentee's credentials that stand (not revoked). None: not known, so not reached."""
     if milestone == "date":
         return on is not None and today >= on
+    if milestone == "ojl_hours":
+        return ojl_minutes is not None and hours is not None and ojl_minutes >= hours * 60
+    if milestone == "credential":
+        return bool(credentials) and (not area or f"area:{area}" in credentials)
     if report is None:
         return False
     if milestone == "area_p1":

@@ -55,9 +55,10 @@ class PayStep(SQLModel, table=True):
     amount_cents: int | None = None  # per hour
     percent_tenths: int | None = None  # 25 = 2.5 %
     effective_on: date | None = None
-    milestone: str = Field(max_length=20)  # area_p1 | coverage | date
-    milestone_area: str = Field(default="", max_length=10)
+    milestone: str = Field(max_length=20)  # area_p1 | coverage | date | ojl_hours | credential
+    milestone_area: str = Field(default="", max_length=10)  # area_p1; credential: "" means any credential
     milestone_percent: int | None = None
+    milestone_hours: int | None = None  # ojl_hours: approved OJL hours (credited hours included)
     milestone_date: date | None = None
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     shared: bool = False  # the mentee may see it

@@ -14,14 +14,15 @@ from sqlmodel import Session, select
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound, parse_input
-from mentoring.oversight import flags
+from mentoring.oversight import flags, wages
 from mentoring.oversight.models import PayStep, PayStepDecision, ToolRecord
 from mentoring.people.models import Person, Triad
 from mentoring.trail import audit
 from tasklists.coverage import CoverageReport
 
 MILESTONES = {"area_p1": "All P-1 tasks of an area signed", "coverage": "Coverage of the list at least N %",
-              "date": "A date"}
+              "date": "A date", "ojl_hours": "Approved on-the-job hours reached (apprenticeship)",
+              "credential": "A credential issued (any, or for an area)"}
 TOOL_KINDS = {"allowance": "Tool allowance", "issue": "Tool issued", "loan": "Tool on loan"}
 
 
@@ -63,14 +64,16 @@ class PayStepIn(BaseModel):
     amount: str = ""  # dollars per hour
     percent: str = ""
     effective_on: date | None = None
-    milestone: Literal["area_p1", "coverage", "date"]
+    milestone: Literal["area_p1", "coverage", "date", "ojl_hours", "credential"]
     milestone_area: str = ""
     milestone_percent: int | None = None
+    milestone_hours: int | None = None
     milestone_date: date | None = None
     note: str = ""
     shared: bool = False
 
-    blank_to_none = field_validator("effective_on", "milestone_percent", "milestone_date", mode="before")(
+    blank_to_none = field_validator("effective_on", "milestone_percent", "milestone_date", "milestone_hours",
+                                    mode="before")(
         classmethod(lambda cls, v: _blank_none(v)))
 
     @field_validator("title", mode="before")
@@ -111,6 +114,8 @@ class PayStepIn(BaseModel):
             errors["milestone_area"] = "Name the area, for example V."
         if self.milestone == "coverage" and not (self.milestone_percent and 1 <= self.milestone_percent <= 100):
             errors["milestone_percent"] = "Enter a coverage between 1 and 100 %."
+        if self.milestone == "ojl_hours" and not (self.milestone_hours and 1 <= self.milestone_hours <= 20000):
+            errors["milestone_hours"] = "Enter the approved OJL hours, for example 1000."
         if self.milestone == "date" and self.milestone_date is None:
             errors["milestone_date"] = "Pick the date."
         if errors:
@@ -181,6 +186,7 @@ def add_pay_step(db: Session, actor: Actor, triad: Triad, data: dict) -> PayStep
                    amount_cents=_money(form.amount), percent_tenths=percent, effective_on=form.effective_on,
                    milestone=form.milestone, milestone_area=form.milestone_area.strip().upper(),
                    milestone_percent=form.milestone_percent, milestone_date=form.milestone_date,
+                   milestone_hours=form.milestone_hours if form.milestone == "ojl_hours" else None,
                    note=form.note, shared=form.shared, created_by_id=actor.person_id)
     db.add(step)
     db.flush()
@@ -284,12 +290,17 @@ def describe_milestone(step: PayStep) -> str:
         return f"Area {step.milestone_area} P-1 complete"
     if step.milestone == "coverage":
         return f"Coverage ≥ {step.milestone_percent} %"
+    if step.milestone == "ojl_hours":
+        return f"{step.milestone_hours:,} approved OJL hours"
+    if step.milestone == "credential":
+        return f"Credential for area {step.milestone_area} issued" if step.milestone_area else "A credential issued"
     return f"On {step.milestone_date:%Y-%m-%d}"
 
 
 def step_views(steps: list[PayStep], decisions: list[PayStepDecision], reports: dict[int, CoverageReport | None],
-               today: date) -> list[StepView]:
-    """Steps with their history and status; `reports` maps mentee id to their coverage (None: no list)."""
+               today: date, facts: "dict[int, wages.Facts] | None" = None) -> list[StepView]:
+    """Steps with their history and status; `reports` maps mentee id to their coverage (None: no list), `facts` to
+    their approved OJL hours and credentials (wages.facts_of; None: those triggers count as not reached)."""
     history: dict[int, list[PayStepDecision]] = {}
     for d in sorted(decisions, key=lambda d: d.id):
         history.setdefault(d.pay_step_id, []).append(d)
@@ -297,8 +308,12 @@ def step_views(steps: list[PayStep], decisions: list[PayStepDecision], reports: 
     for step in steps:
         past = history.get(step.id, [])
         last = past[-1] if past else None
+        fact = (facts or {}).get(step.mentee_id)
         reached = flags.milestone_reached(step.milestone, area=step.milestone_area, percent=step.milestone_percent,
-                                          on=step.milestone_date, report=reports.get(step.mentee_id), today=today)
+                                          on=step.milestone_date, report=reports.get(step.mentee_id), today=today,
+                                          hours=getattr(step, "milestone_hours", None),
+                                          ojl_minutes=fact.ojl_minutes if fact else None,
+                                          credentials=fact.credentials if fact else None)
         status = flags.pay_step_status(reached, last.decision if last else None,
                                        last.deferred_until if last else None, today)
         views.append(StepView(step, past, status))
@@ -327,7 +342,8 @@ def pay_plan_of(db: Session, actor: Actor, shop_id: int, mentee_id: int, report:
     decisions = list(db.exec(select(PayStepDecision).where(
         PayStepDecision.pay_step_id.in_([s.id for s in steps]))).all()) if steps else []
     tools = list(db.exec(tools_q.order_by(ToolRecord.on_date, ToolRecord.id)).all())
-    return PayPlan(access, step_views(steps, decisions, {mentee_id: report}, today), tools)
+    facts = wages.facts_of(db, shop_id, [mentee_id]) if any(s.milestone in wages.KINDS for s in steps) else None
+    return PayPlan(access, step_views(steps, decisions, {mentee_id: report}, today, facts), tools)
 
 
 def _shop_tz(db: Session, shop_id: int) -> str:

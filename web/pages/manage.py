@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from mentoring.access import policy, tablets
 from mentoring.access.policy import Actor
-from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup
+from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup, wages
 from mentoring.people import roster
 from mentoring.people.models import Organization
 from mentoring.progress import board, hours, offline_sync, timeline
@@ -64,11 +64,12 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
     reviews_kept = reviews.reviews_kept_from(db, actor, mentee_id, shops)
     tz = triad.shop.timezone if triad else "UTC"
     today = flags.today_in(tz)
-    plan = None
+    plan = schedule = None
     if triad is not None:
         progress = dashboard.progress_of(db, [a for a in assignments if a.triad_id == triad.triad.id])
         report = next((p.report for p in progress.values()), None)
         plan = payplan.pay_plan_of(db, actor, triad.shop.id, mentee_id, report, today)
+        schedule = wages.schedule_of(db, actor, triad.triad, report, today)
     else:
         progress = dashboard.progress_of(db, assignments)
     return page("homes/mentee_detail.html", status_code=status_code, mentee=mentee, triad=triad,
@@ -77,7 +78,8 @@ def mentee_page(db: Session, actor: Actor, mentee_id: int, *, errors: dict | Non
                 today=today, tz=tz, hours=timeline.hours_by_area(db, mentee_id, shops),
                 moments=timeline.timeline(db, mentee_id, review_ids=[v.review.id for v in review_views],
                                           shops=shops),
-                plan=plan, can_manage=bool(triad and policy.can_manage_shop(actor, triad.shop.id)),
+                plan=plan, wage_schedule=schedule,
+                can_manage=bool(triad and policy.can_manage_shop(actor, triad.shop.id)),
                 milestones=payplan.MILESTONES, tool_kinds=payplan.TOOL_KINDS, errors=errors or {}, form=form or {})
 
 

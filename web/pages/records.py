@@ -22,7 +22,7 @@ from mentoring.access import disclosure, policy, throttle
 from mentoring.access.policy import Actor
 from mentoring.errors import FormError, NotFound
 from mentoring.people.models import Organization
-from mentoring.progress import board
+from mentoring.progress import apprenticeship, board
 from web.apidoc import errors
 from web.deps import client_address, database_of, settings_of, show_menu
 from web.render import UPLOAD_BODY_BYTES, FormData, checkbox, page, see_other, submit
@@ -58,7 +58,8 @@ def _records_page(request: Request, db: Session, actor: Actor, assignment, *, er
     return page("records/assignment.html", status_code=status_code, b=b, records=records,
                 creds=credentials.credentials_of(db, assignment.id), errors=errors or {},
                 coverage=board.coverage_of(db, b), can_issue=policy.can_issue_records(actor, assignment.shop_id),
-                is_mentee=actor.person_id == assignment.mentee_id, base_url=_base(request))
+                is_mentee=actor.person_id == assignment.mentee_id, base_url=_base(request),
+                registered=apprenticeship.apprenticeship_of(db, assignment.triad_id) is not None)
 
 
 @get("/assignments/{assignment_id:int}/records", sync_to_thread=True, include_in_schema=False)
