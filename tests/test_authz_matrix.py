@@ -18,7 +18,7 @@ from mentoring.people import accounts, invitations, triads
 from mentoring.people.accounts import NewPersonIn, OrganizationIn, PersonIn
 from mentoring.people.models import Membership, Person, Triad
 from mentoring.people.triads import EnrollmentIn
-from mentoring.progress import customize, evidence, program, signoffs
+from mentoring.progress import customize, evidence, hours, program, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import EvidencePhoto
 from tasklists import store
@@ -155,10 +155,14 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
             "kind": "loan", "description": "Scan tool", "on_date": "2026-09-01"}).id
         review_ids[variant] = reviews.add_custom(db, who, triad, {"title": "Check-in", "due_on": "2026-10-01"}).id
 
-    # A registered apprenticeship on each triad (issue 18): the program form's values, saved by the shop.
+    # A registered apprenticeship on each triad (issue 18): the program form's values, saved by the shop, and one
+    # pending hours entry of its mentee.
     apps = {variant: program.save_program(db, managers[variant], triad, {
         "kind": "time", "registration_number": "M-0", "occupation": "Technician", "start_date": "2026-09-01",
         "term_hours": "8000", "probation_hours": "500"}).id for variant, triad in by_variant.items()}
+    hours_entries = {variant: hours.log_hours(db, actor_for_db(db, db.get(Person, triad.mentee_id)), triad.id,
+                                              day="2026-09-02", area="I", hours="8").id
+                     for variant, triad in by_variant.items()}
 
     def membership(person) -> int:
         return db.exec(select(Membership.id).where(Membership.person_id == person.id,
@@ -182,19 +186,19 @@ def objects(db, world, assigned, settings, clean_db, extra_viewers):
                  "triad_id": world.triad.id, "assignment_id": assigned.id, "enrollment_id": world.consented.id,
                  "membership_id": membership(world.mentee), "list_id": ours_list_id, "photo_id": photos["ours"],
                  "step_id": steps["ours"], "tool_id": tools["ours"], "review_id": review_ids["ours"],
-                 "conflict_id": conflicts["ours"], "app_id": apps["ours"]},
+                 "conflict_id": conflicts["ours"], "app_id": apps["ours"], "hours_entry_id": hours_entries["ours"]},
         "peer": {**common, **shop_values(world.shop), "mentee_id": world.mentee2.id, "person_id": world.mentee2.id,
                  "triad_id": triad2.id, "assignment_id": peer_assignment.id, "enrollment_id": world.unconsented.id,
                  "membership_id": membership(world.mentee2), "list_id": ours_list_id, "photo_id": photos["peer"],
                  "step_id": steps["peer"], "tool_id": tools["peer"], "review_id": review_ids["peer"],
-                 "conflict_id": conflicts["peer"], "app_id": apps["peer"]},
+                 "conflict_id": conflicts["peer"], "app_id": apps["peer"], "hours_entry_id": hours_entries["peer"]},
         "theirs": {**common, **shop_values(world.other_shop), "mentee_id": world.other_mentee.id,
                    "person_id": world.other_mentee.id, "triad_id": world.other_triad.id,
                    "assignment_id": theirs_assignment.id, "enrollment_id": theirs_enrollment.id,
                    "membership_id": membership(world.other_mentee), "list_id": other_list.id,
                    "photo_id": photos["theirs"], "step_id": steps["theirs"], "tool_id": tools["theirs"],
                    "review_id": review_ids["theirs"], "conflict_id": conflicts["theirs"],
-                   "app_id": apps["theirs"]},
+                   "app_id": apps["theirs"], "hours_entry_id": hours_entries["theirs"]},
     }
     for variant, list_id in (("ours", ours_list_id), ("peer", ours_list_id), ("theirs", other_list.id)):
         values[variant].update(_case_ids(list_id))

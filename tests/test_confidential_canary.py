@@ -21,7 +21,7 @@ from mentoring.access.policy import Actor
 from mentoring.oversight import digest, payplan, reviews
 from mentoring.people import accounts
 from mentoring.people.models import Triad
-from mentoring.progress import customize, evidence, program, signoffs
+from mentoring.progress import customize, evidence, hours, program, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import EvidencePhoto
 from mentoring.trail.models import AuditEntry
@@ -108,6 +108,11 @@ def objects(db, world, assigned, settings, clean_db):
                  "theirs": offline_conflict(db, other_assignment, world.other_mentor, devices[world.other_shop.id])}
     apps = {"ours": program.save_program(db, manager, triad, PROGRAM_FORM).id,
             "theirs": program.save_program(db, other_manager, other_triad, PROGRAM_FORM).id}
+    # Logged hours on each, so that the hours pages show a real ledger.
+    hours_ids = {variant: hours.log_hours(db, actor_for(clean_db, person), a_triad.id, day="2026-09-02", area="I",
+                                          hours="8", note="timing belt").id
+                 for variant, (a_triad, person) in {"ours": (triad, world.mentee),
+                                                    "theirs": (other_triad, world.other_mentee)}.items()}
     db.commit()
     ours_list = db.get(ShopTaskListVersion, assigned.version_id).list_id
     return {
@@ -118,12 +123,12 @@ def objects(db, world, assigned, settings, clean_db):
                  "photo_id": db.exec(select(EvidencePhoto.id)).first(), "review_id": review.id,
                  "file_path": "app.css", "school_id": world.school.id, "token": "no-such-link",
                  "conflict_id": conflicts["ours"], "app_id": apps["ours"], "apprenticeship_id": apps["ours"],
-                 **_case_ids(ours_list)},
+                 "hours_entry_id": hours_ids["ours"], **_case_ids(ours_list)},
         "theirs": {"mentee_id": world.other_mentee.id, "org_id": world.other_shop.id,
                    "shop_id": world.other_shop.id, "person_id": world.other_mentee.id,
                    "triad_id": world.other_triad.id, "list_id": other_list.id, "assignment_id": other_assignment.id,
                    "review_id": other_review.id, "conflict_id": conflicts["theirs"], "app_id": apps["theirs"],
-                   "apprenticeship_id": apps["theirs"],
+                   "apprenticeship_id": apps["theirs"], "hours_entry_id": hours_ids["theirs"],
                    **_case_ids(other_list.id)},
     }
 

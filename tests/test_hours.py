@@ -208,7 +208,25 @@ def test_the_pages_log_approve_and_return_over_http(browser, db, world, ledger):
     assert refused.status_code == 400 and "Say why" in refused.text
     assert browser.post(f"/hours/{entries[1].id}/return", {"reason": "Wrong day"}).status_code == 303
     assert browser.post(f"/triads/{triad_id}/hours/approve-week", {"week": start.isoformat()}).status_code == 303
-    db.expire_all()
+    db.rollback()  # a fresh look at what the app committed
     assert [e.state for e in db.exec(select(HoursEntry).order_by(HoursEntry.seq)).all()] == ["approved", "returned"]
     ledger_page = browser.get(f"/triads/{triad_id}/hours/ledger")
     assert ledger_page.status_code == 200 and "Wrong day" in ledger_page.text
+
+
+def test_the_dashboard_and_the_mentors_home_show_the_weeks_hours_and_whats_waiting(browser, db, world, ledger):
+    mentee, mentor, triad_id = ledger["mentee"], ledger["mentor"], ledger["triad"].id
+    monday = hours.week_start(today())
+    first = hours.log_hours(db, mentee, triad_id, day=monday, area="I", hours="8")
+    hours.log_hours(db, mentee, triad_id, day=monday - timedelta(days=3), area="V", hours="6")
+    hours.approve(db, mentor, first.id)
+    db.commit()
+    for who, path in ((world.manager, "/manager"), (world.mentor, "/mentor")):
+        browser.login(who.email)
+        html = browser.get(path).text
+        row = html[html.index(f'<tr data-triad="{triad_id}">'):]
+        row = row[:row.index("</tr>")]
+        assert '"week">8.0 h' in row and '"approved">8.0 / 8000 h' in row and "1 entry</a>" in row, (path, row)
+        browser.logout()
+    browser.login(world.mentor2.email)
+    assert 'id="hours-board"' not in browser.get("/mentor").text  # not their apprentice

@@ -20,7 +20,7 @@ from mentoring.oversight import flags, payplan, reviews, wages
 from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDashboardSettings
 from mentoring.people import roster
 from mentoring.people.models import Organization, Triad
-from mentoring.progress.models import Assignment, ProgressEvent
+from mentoring.progress.models import Apprenticeship, Assignment, ProgressEvent
 from mentoring.progress.signoffs import achieved, task_states
 from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
@@ -260,6 +260,7 @@ class TriadRef:
     mentor_id: int
     manager_id: int
     started_at: datetime
+    apprenticeship_id: int | None = None  # registered apprenticeship (issue #18); None: informal mentoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,13 +277,14 @@ class TriadLine:
 def _triad_lines(db: Session, shop_ids: set[int], shops: dict[int, Organization]) -> list[TriadLine]:
     mentee, mentor, manager = roster.Mentee, roster.Mentor, roster.Manager
     rows = db.exec(select(Triad.id, Triad.shop_id, Triad.mentee_id, Triad.mentor_id, Triad.manager_id,
-                          Triad.started_at, mentee.full_name, mentor.full_name, manager.full_name)
+                          Triad.started_at, mentee.full_name, mentor.full_name, manager.full_name, Apprenticeship.id)
                    .join(mentee, mentee.id == Triad.mentee_id).join(mentor, mentor.id == Triad.mentor_id)
                    .join(manager, manager.id == Triad.manager_id)
+                   .outerjoin(Apprenticeship, Apprenticeship.triad_id == Triad.id)
                    .where(Triad.shop_id.in_(shop_ids), Triad.ended_at.is_(None)).order_by(mentee.full_name)).all()
-    return [TriadLine(TriadRef(tid, shop, me, mo, ma, started), shops[shop],
+    return [TriadLine(TriadRef(tid, shop, me, mo, ma, started, app), shops[shop],
                       Named(me, me_name), Named(mo, mo_name), Named(ma, ma_name))
-            for tid, shop, me, mo, ma, started, me_name, mo_name, ma_name in rows]
+            for tid, shop, me, mo, ma, started, me_name, mo_name, ma_name, app in rows]
 
 
 def _heads(*conditions) -> Select:

@@ -19,6 +19,7 @@ from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
+from mentoring.progress import apprenticeship
 from mentoring.progress.models import Apprenticeship, HoursEntry, WorkProcess
 from mentoring.trail import audit
 
@@ -379,7 +380,8 @@ def waiting_for(db: Session, actor: Actor) -> list[Waiting]:
     """Entries awaiting the actor's approval as the mentor of the triad (others who may approve are not nagged)."""
     if actor.person_id is None:
         return []
-    rows = db.exec(select(Triad.id, Triad.shop_id, Person.full_name, func.count(HoursEntry.id), func.min(HoursEntry.day))
+    rows = db.exec(select(Triad.id, Triad.shop_id, Person.full_name, func.count(HoursEntry.id),
+                          func.min(HoursEntry.day))
                    .join(Apprenticeship, Apprenticeship.triad_id == Triad.id)
                    .join(HoursEntry, HoursEntry.apprenticeship_id == Apprenticeship.id)
                    .join(Person, Person.id == Triad.mentee_id)
@@ -410,3 +412,33 @@ def missing_weeks(db: Session, actor: Actor, *, now: datetime | None = None) -> 
         if logged is None:
             found.append((triad.id, last_week))
     return found
+
+
+# --- the dashboard and the mentor's home -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BoardLine:
+    triad_id: int
+    mentee_name: str
+    summary: "apprenticeship.HoursSummary"
+    waiting: int  # entries waiting for approval
+
+
+def board(db: Session, *, shop_ids: set[int] | None = None, mentor: Actor | None = None) -> list[BoardLine]:
+    """Hours this week against the schedule, and entries waiting, per active apprenticeship of the given shops
+    (a manager's dashboard) or of the mentor's own triads (their home). Totals come from hours_summary."""
+    query = (select(Triad, Apprenticeship, Person.full_name).join(Apprenticeship, Apprenticeship.triad_id == Triad.id)
+             .join(Person, Person.id == Triad.mentee_id).where(Triad.ended_at.is_(None)))
+    if mentor is not None:
+        query = query.where(Triad.mentor_id == mentor.person_id,
+                            Triad.shop_id.in_(sorted(mentor.orgs_where("mentor"))))
+    else:
+        query = query.where(Triad.shop_id.in_(sorted(shop_ids or ())))
+    rows = db.exec(query.order_by(Person.full_name, Triad.id)).all()
+    if not rows:
+        return []
+    waiting = dict(db.exec(select(HoursEntry.apprenticeship_id, func.count(HoursEntry.id))
+                           .where(HoursEntry.apprenticeship_id.in_([app.id for _, app, _ in rows]),
+                                  HoursEntry.state == "pending").group_by(HoursEntry.apprenticeship_id)).all())
+    return [BoardLine(triad.id, name, apprenticeship.hours_summary(db, app), waiting.get(app.id, 0))
+            for triad, app, name in rows]

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.people import roster
-from mentoring.progress import board, offline_sync
+from mentoring.progress import apprenticeship, board, hours, offline_sync
 from web.pages import manage
 from web.render import page
 
@@ -24,14 +24,16 @@ def manager_home(db: NamedDependency[Session], actor: NamedDependency[Actor], so
 def mentor_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
     policy.require_role(actor, "mentor")
     return page("homes/mentor.html", cards=board.mentor_cards(db, actor),
-                offline_conflicts=offline_sync.open_of_mentor(db, actor))
+                offline_conflicts=offline_sync.open_of_mentor(db, actor), hours_lines=hours.board(db, mentor=actor))
 
 
 @get("/me", sync_to_thread=True)
 def mentee_home(db: NamedDependency[Session], actor: NamedDependency[Actor]) -> Response:
     policy.require_role(actor, "mentee")
     boards = [board.board(db, a) for a in board.assignments_of(db, actor.person_id)]
-    return page("homes/mentee.html", triad=roster.triad_of(db, actor.person_id), boards=boards,
+    triad = roster.triad_of(db, actor.person_id)
+    return page("homes/mentee.html", triad=triad, boards=boards,
+                apprentice=triad is not None and apprenticeship.apprenticeship_of(db, triad.triad.id) is not None,
                 next_up={b.assignment.id: board.up_next(b.rows, 3) for b in boards},
                 enrollments=roster.enrollments_of(db, actor.person_id),
                 shared_plan=manage.shared_pay_plan(db, actor, actor.person_id))

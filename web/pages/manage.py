@@ -10,7 +10,7 @@ from mentoring.access.policy import Actor
 from mentoring.oversight import dashboard, flags, inbox, instructor, payplan, reviews, setup, wages
 from mentoring.people import roster
 from mentoring.people.models import Organization
-from mentoring.progress import apprenticeship, board, offline_sync, timeline
+from mentoring.progress import apprenticeship, board, hours, offline_sync, timeline
 from web.render import FormData, checkbox, page, submit
 
 Db = NamedDependency[Session]
@@ -26,11 +26,13 @@ def dashboard_page(db: Session, actor: Actor, *, sort: str = "name", flag: str =
     d = dashboard.build(db, actor, shops)
     rows = dashboard.sort_and_filter(d.rows, sort=sort, flag=flag, mentor=mentor, q=q)
     mentors = sorted({(r.row.mentor.id, r.row.mentor.full_name) for r in d.rows}, key=lambda m: m[1])
+    apprentices = any(r.row.triad.apprenticeship_id for r in d.rows)  # no query for shops without apprenticeships
     return page("homes/manager.html", status_code=status_code, d=d, rows=rows, mentors=mentors,
                 filters={"sort": sort, "flag": flag, "mentor": mentor, "q": q}, errors=errors or {},
                 area_totals=dashboard.area_totals(rows), enrollments=roster.enrollments_at_shops(db, shops),
                 recent=board.recent_signoffs(db, shops, limit=8), tablets_to_check=tablets.needing_attention(db, shops),
-                offline_conflicts=offline_sync.open_counts(db, shops), **_setups(db, actor, d.shops))
+                offline_conflicts=offline_sync.open_counts(db, shops),
+                hours_lines=hours.board(db, shop_ids=shops) if apprentices else [], **_setups(db, actor, d.shops))
 
 
 def _setups(db: Session, actor: Actor, shops: list[Organization]) -> dict:
