@@ -35,6 +35,7 @@ from web.pages import (
     manage,
     offline_sync,
     progress,
+    prior,
     pwa,
     records,
     tablet,
@@ -106,7 +107,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     logging.basicConfig(level=logging.INFO)
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
-                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS]
+                *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS,
+                *prior.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[
