@@ -107,3 +107,96 @@ class OfflineConflict(SQLModel, table=True):
     resolved_by_id: int | None = Field(default=None, foreign_key="person.id")
     resolution: str = Field(default="", max_length=20)  # kept | noted | signed
     resolution_event_id: int | None = Field(default=None, foreign_key="progressevent.id")
+
+
+class Apprenticeship(SQLModel, table=True):
+    """A triad run as a registered apprenticeship. No row for a triad means informal mentoring."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    triad_id: int = Field(foreign_key="triad.id", unique=True)
+    shop_id: int = Field(foreign_key="organization.id", index=True)
+    kind: str = Field(max_length=20)  # time | competency | hybrid
+    registration_number: str = Field(max_length=40)
+    occupation: str = Field(max_length=120)
+    occupation_code: str = Field(default="", max_length=20)  # e.g. the agency's or O*NET code
+    start_date: date
+    term_hours: int  # on-the-job learning hours of the program
+    probation_hours: int
+    credit_rule: str = Field(default="none", max_length=20)  # none | hours_per_task | percent
+    credit_value: int = 0  # hours per credited task, or percent of the term when every task is credited
+    status: str = Field(default="active", max_length=20)  # active | completed | cancelled | transferred
+    status_date: date
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class WorkProcess(SQLModel, table=True):
+    """One line of the work-process schedule: an area of the assigned list and its target hours."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    apprenticeship_id: int = Field(foreign_key="apprenticeship.id", index=True)
+    area_code: str = Field(max_length=10)
+    title: str = Field(max_length=200)
+    target_hours: int
+    position: int
+
+
+class HoursEntry(SQLModel, table=True):
+    """On-the-job hours as logged: the logged facts are immutable and chained by hash per apprenticeship.
+
+    The decision (state, decided_*, return_reason) is written onto the row and into the audit log; a correction
+    of an approved entry is a new entry pointing at it."""
+
+    __table_args__ = (UniqueConstraint("apprenticeship_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    apprenticeship_id: int = Field(foreign_key="apprenticeship.id", index=True)
+    seq: int
+    work_process_id: int = Field(foreign_key="workprocess.id")
+    day: date
+    minutes: int
+    ro_number: str = Field(default="", max_length=30)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    state: str = Field(default="pending", max_length=20)  # pending | approved | returned | superseded
+    logged_by_id: int | None = Field(default=None, foreign_key="person.id")
+    logged_by_name: str = Field(max_length=120)
+    logged_at: datetime = Field(default_factory=utcnow)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_by_name: str = Field(default="", max_length=120)
+    decided_at: datetime | None = None
+    return_reason: str = Field(default="", max_length=300)
+    corrects_id: int | None = Field(default=None, foreign_key="hoursentry.id")
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class RtiRecord(SQLModel, table=True):
+    """Related technical instruction: classroom hours and the course result for one term."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    apprenticeship_id: int = Field(foreign_key="apprenticeship.id", index=True)
+    term: str = Field(max_length=40)  # e.g. "Fall 2026"
+    course: str = Field(max_length=120)
+    hours: int
+    result: str = Field(default="", max_length=20)  # a grade, or pass / fail
+    school_id: int | None = Field(default=None, foreign_key="organization.id")
+    recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
+    recorded_by_name: str = Field(max_length=120)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class PriorCredit(SQLModel, table=True):
+    """Credit for prior learning on one task of an assignment, with the evidence exactly as received."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    task_code: str = Field(max_length=40)
+    source: str = Field(max_length=20)  # credential | school_csv
+    issuer_name: str = Field(max_length=200)
+    issuer_id: str = Field(max_length=300)
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False))
+    evidence_sha256: str = Field(max_length=64)
+    credited_by_id: int | None = Field(default=None, foreign_key="person.id")
+    credited_at: datetime = Field(default_factory=utcnow)
+    rechecked_by_id: int | None = Field(default=None, foreign_key="person.id")
+    rechecked_at: datetime | None = None
