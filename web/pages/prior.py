@@ -18,7 +18,7 @@ from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person
 from mentoring.progress import credit
 from mentoring.progress.models import Assignment
-from web.render import FormData, page, see_other, submit
+from web.render import FormData, page, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -43,7 +43,8 @@ def _assignment(db: Session, actor: Actor, assignment_id: int, *, crediting: boo
 
 def _page(db: Session, actor: Actor, assignment: Assignment, *, status_code: int = 200, **context) -> Response:
     return page("prior/assignment.html", status_code=status_code, assignment=assignment,
-                mentee=db.get(Person, assignment.mentee_id), credits=list(credit.credits_of(db, assignment.id).values()),
+                mentee=db.get(Person, assignment.mentee_id),
+                credits=list(credit.credits_of(db, assignment.id).values()),
                 can_credit=policy.can_issue_records(actor, assignment.shop_id),
                 can_recheck=policy.may_recheck_credit(db, actor, assignment),
                 tz=db.get(Organization, assignment.shop_id).timezone,
