@@ -8,6 +8,7 @@ list). Nothing is written here: `read_credential` answers what the credential is
 aligns to, or raises FormError with a sentence the manager can act on."""
 
 import base64
+import csv
 import gzip
 import hashlib
 import ipaddress
@@ -27,6 +28,7 @@ from sqlmodel import Session
 from exports import baking, credentials, dataintegrity, keys
 from mentoring.clock import utcnow
 from mentoring.errors import FormError
+from mentoring.people.models import Organization
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a credential, even a CLR transcript of a whole list, or a badge image
 MAX_FETCH_BYTES = 256 * 1024  # a DID document, a JWKS or a status list credential
@@ -373,3 +375,75 @@ def _bitstring(credential: dict, entry: dict, fetch) -> None:
     if bits[index // 8] & (0x80 >> (index % 8)):
         _refuse(f"The issuer {'revoked' if entry.get('statusPurpose') == 'revocation' else 'suspended'} this "
                 "credential: it cannot be credited.")
+
+
+# --- a school's signed CSV of completed tasks -------------------------------------------------------------
+
+CSV_COLUMNS = ("student_id", "task_code", "completed_on", "result")
+PASSING = {"pass", "passed", "complete", "completed", "competent", "yes"}
+
+
+def _signature_key(db: Session, kid: str, fetch):
+    """The key a detached JWS names: one of our organizations' (a school using this product) or a did:web key."""
+    stored = _ours(db, kid)
+    if stored is not None:
+        org = db.get(Organization, stored.organization_id)
+        jwk = json.loads(stored.public_jwk)
+        return jwk, (org.name if org else kid.partition("#")[0]), kid.partition("#")[0]
+    if not kid.startswith("did:web:"):
+        _refuse("The signature's key must be a did:web key (kid = <did>#<key id>).")
+    jwk = _issuer_jwk(kid, "", fetch)
+    did = kid.partition("#")[0]
+    return jwk, unquote(did.split(":")[2]), did
+
+
+def read_school_csv(db: Session, data: bytes, signature: str, student_id: str, *, fetch=None) -> Imported:
+    """A school's CSV of completed tasks (columns CSV_COLUMNS), signed by a detached JWS over the file's exact
+    bytes (RFC 7515 appendix F: the compact form with an empty payload part). Answers the tasks the student
+    completed with a passing result; the evidence kept is the student's rows, the signature and the file's
+    SHA-256, so that other students' rows are never stored with this mentee."""
+    fetch = fetch or fetch_url
+    if not data:
+        _refuse("Choose the school's CSV file.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        _refuse(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    signature = "".join((signature or "").split())
+    student_id = (student_id or "").strip()
+    if not student_id:
+        raise FormError({"student_id": "Give the student's identifier as the school's file uses it."})
+    parts = signature.split(".")
+    if len(parts) != 3 or parts[1]:
+        raise FormError({"signature": "The signature must be a detached JWS: header..signature."})
+    header = _b64json(parts[0])
+    if header.get("alg") not in JWT_ALGORITHMS:
+        raise FormError({"signature": "The signature's algorithm must be ES256 or EdDSA."})
+    jwk, issuer_name, issuer_id = _signature_key(db, str(header.get("kid", "")), fetch)
+    attached = f"{parts[0]}.{base64.urlsafe_b64encode(data).decode().rstrip('=')}.{parts[2]}"
+    try:
+        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
+        jws.deserialize_compact(attached, key, registry=credentials._Registry(algorithms=[header["alg"]]))
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise FormError({"signature": "The signature does not match the file: it was changed after the school "
+                                      "signed it, or the signature belongs to another file."}) from None
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        _refuse("The file is not UTF-8 text.")
+    rows = list(csv.reader(lines))
+    if not rows or tuple(c.strip().lower() for c in rows[0]) != CSV_COLUMNS:
+        _refuse("The first line must be: " + ",".join(CSV_COLUMNS))
+    mine, codes = [], {}
+    for line, row in zip(lines[1:], rows[1:], strict=False):
+        if len(row) != 4 or row[0].strip() != student_id:
+            continue
+        mine.append(line)
+        result = row[3].strip().lower()
+        if result in PASSING or (result.isdigit() and int(result) >= 3):
+            codes.setdefault(row[1].strip()[:40], f"completed {row[2].strip()[:10]}, {row[3].strip()[:20]}")
+    if not mine:
+        raise FormError({"student_id": "The file has no rows for this student identifier."})
+    evidence = json.dumps({"columns": list(CSV_COLUMNS), "rows": mine, "signature": signature,
+                           "file_sha256": hashlib.sha256(data).hexdigest()}, ensure_ascii=False)
+    return Imported(evidence=evidence, sha256=hashlib.sha256(data).hexdigest(),
+                    name=f"Completed tasks of student {student_id}"[:200], issuer_name=issuer_name[:200],
+                    issuer_id=issuer_id[:300], codes=codes)

@@ -6,6 +6,7 @@ The foreign issuer is made here: an Ed25519 key (Data Integrity) and a P-256 key
 http.server thread on 127.0.0.1."""
 
 import json
+import re
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -291,3 +292,38 @@ def test_the_mentor_rechecks_a_credit_and_a_failed_recheck_withdraws_it(
         b = board.board(db, db.get(Assignment, assigned.id))
         achieved = {r.task.code for r in b.rows if signoffs.achieved(r.task, r.state, b.version.required_rating)}
         assert achieved == {"I.A.1"}
+
+
+def test_a_schools_signed_csv_credits_the_students_passed_tasks_and_a_changed_file_is_refused(
+        clean_db, world, assigned, school, browser):
+    """The detached JWS (RFC 7515 appendix F) is made with jwcrypto over the file's exact bytes."""
+    data = (b"student_id,task_code,completed_on,result\r\nS-1042,I.A.1,2026-04-12,pass\r\n"
+            b"S-1042,I.A.3,2026-04-19,fail\r\nS-1042,I.A.4,2026-04-20,4\r\nS-2000,I.A.5,2026-04-20,pass\r\n")
+    signed = jwcrypto_jws.JWS(data)
+    signed.add_signature(school.p256, alg="ES256", protected={"alg": "ES256", "kid": f"{school.did}#p256"})
+    header, _, signature = signed.serialize(compact=True).split(".")
+    detached = f"{header}..{signature}"
+    browser.login(world.manager.email)
+
+    def upload(content: bytes):
+        return browser.post(f"/assignments/{assigned.id}/prior/school-csv", {"signature": detached,
+                                                                             "student_id": "S-1042"},
+                            files={"file": ("tasks.csv", content)})
+
+    changed = upload(data.replace(b"fail", b"pass"))
+    assert changed.status_code == 422 and "signature does not match the file" in changed.text
+    shown = upload(data)
+    assert shown.status_code == 200, shown.text
+    assert 'value="I.A.1"' in shown.text and 'value="I.A.4"' in shown.text
+    assert 'value="I.A.3"' not in shown.text and 'value="I.A.5"' not in shown.text  # failed; another student
+    evidence = re.search(r'name="evidence" value="([^"]+)"', shown.text).group(1)
+    done = browser.post(f"/assignments/{assigned.id}/prior/credit", {
+        "source": "school_csv", "evidence": evidence, "signature": detached, "student_id": "S-1042",
+        "codes": ["I.A.1", "I.A.4"]})
+    assert done.status_code == 303, done.text
+    with clean_db.session() as db:
+        rows = db.exec(select(PriorCredit).order_by(PriorCredit.task_code)).all()
+    assert [(r.task_code, r.source) for r in rows] == [("I.A.1", "school_csv"), ("I.A.4", "school_csv")]
+    kept = json.loads(rows[0].evidence)
+    assert "S-2000" not in rows[0].evidence and kept["signature"] == detached
+    assert rows[0].evidence_sha256 == kept["file_sha256"] == prior.hashlib.sha256(data).hexdigest()

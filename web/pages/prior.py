@@ -1,6 +1,7 @@
 """Credit for prior learning: a shop's manager imports a credential another issuer signed, ticks the tasks of the
 shop's list it covers, and the mentor may re-check them (exports/prior.py, mentoring/progress/credit.py)."""
 
+import base64
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -48,7 +49,7 @@ def _page(db: Session, actor: Actor, assignment: Assignment, *, status_code: int
                 can_credit=policy.can_issue_records(actor, assignment.shop_id),
                 can_recheck=policy.may_recheck_credit(db, actor, assignment),
                 tz=db.get(Organization, assignment.shop_id).timezone,
-                **{"errors": {}, "imported": None, "tasks": [], **context})
+                **{"errors": {}, "imported": None, "tasks": [], "school_csv": None, **context})
 
 
 @get("/assignments/{assignment_id:int}/prior", sync_to_thread=True, include_in_schema=False)
@@ -76,6 +77,29 @@ def prior_upload(request: Request, db: Db, actor: Me, assignment_id: FromPath[in
                  tasks=credit.creditable(db, assignment, imported.codes))
 
 
+@dataclass
+class SchoolCsvForm:
+    file: UploadFile | None = None
+    signature: str = ""
+    student_id: str = ""
+
+
+@post("/assignments/{assignment_id:int}/prior/school-csv", sync_to_thread=True, include_in_schema=False,
+      request_max_body_size=PRIOR_BODY_BYTES)
+def prior_school_csv(db: Db, actor: Me, assignment_id: FromPath[int],
+                     data: Annotated[SchoolCsvForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
+    """Verify a school's signed CSV and show which tasks of the list the student completed; nothing is stored."""
+    assignment = _assignment(db, actor, assignment_id, crediting=True)
+    raw = data.file.file.read(prior.MAX_UPLOAD_BYTES + 1) if data.file is not None else b""
+    try:
+        imported = prior.read_school_csv(db, raw, data.signature, data.student_id)
+    except FormError as e:
+        return _page(db, actor, assignment, status_code=422 if raw else 400, errors=e.errors)
+    return _page(db, actor, assignment, imported=imported, tasks=credit.creditable(db, assignment, imported.codes),
+                 school_csv={"text": base64.b64encode(raw).decode(), "signature": data.signature,
+                             "student_id": data.student_id})
+
+
 @post("/assignments/{assignment_id:int}/prior/credit", sync_to_thread=True, include_in_schema=False,
       request_max_body_size=PRIOR_BODY_BYTES)
 def prior_credit(db: Db, actor: Me, assignment_id: FromPath[int], data: FormData) -> Response:
@@ -85,8 +109,16 @@ def prior_credit(db: Db, actor: Me, assignment_id: FromPath[int], data: FormData
     codes = [str(c) for c in (codes if isinstance(codes, list) else [codes])]
 
     def act():
-        imported = prior.read_credential(db, str(data.get("evidence", "")).encode())
-        return credit.credit_tasks(db, actor, assignment, chosen=codes, offered=imported.codes, source="credential",
+        if data.get("source") == "school_csv":
+            try:  # the exact bytes travel as base64: a form field would normalize the file's line ends
+                raw = base64.b64decode(str(data.get("evidence", "")), validate=True)
+            except ValueError:
+                raise FormError({"evidence": "Upload the school's file again."}) from None
+            imported = prior.read_school_csv(db, raw, str(data.get("signature", "")), str(data.get("student_id", "")))
+        else:
+            imported = prior.read_credential(db, str(data.get("evidence", "")).encode())
+        source = "school_csv" if data.get("source") == "school_csv" else "credential"
+        return credit.credit_tasks(db, actor, assignment, chosen=codes, offered=imported.codes, source=source,
                                    issuer_name=imported.issuer_name, issuer_id=imported.issuer_id,
                                    evidence=imported.evidence, sha256=imported.sha256)
 
@@ -104,4 +136,4 @@ def prior_recheck(db: Db, actor: Me, prior_credit_id: FromPath[int], data: FormD
                   failed=lambda e: _page(db, actor, assignment, status_code=400, errors=e.errors))
 
 
-HANDLERS = [prior_page, prior_upload, prior_credit, prior_recheck]
+HANDLERS = [prior_page, prior_upload, prior_school_csv, prior_credit, prior_recheck]
