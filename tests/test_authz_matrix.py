@@ -254,6 +254,7 @@ def _issued(db, settings, assignment, shop, variant: str) -> dict:
     """A record (ours has a known code), a credential and a finished bulk export (issue #6), as stored rows."""
     from exports import keys
     from exports.models import CompletionRecord, ExportJob, IssuedCredential
+    from mentoring.progress.models import PriorCredit
 
     keys.key_for(db, shop.id, settings.secret_key)
     keys.current_key(db, shop.id, settings.secret_key, keys.EDDSA)  # signs the status list
@@ -264,11 +265,14 @@ def _issued(db, settings, assignment, shop, variant: str) -> dict:
                                   mentee_id=assignment.mentee_id, issuer_id=shop.id, kind="area",
                                   achievement_key="area:I", name="Engine Repair", token="a.b.c")
     job = ExportJob(shop_id=shop.id, status="done", total=0, done=0, file_name=f"matrix-{variant}.zip")
-    db.add_all([record, credential, job])
+    credited = PriorCredit(assignment_id=assignment.id, task_code="I.A.1", source="credential", issuer_name="School",
+                           issuer_id="did:web:school.example", evidence="a.b.c", evidence_sha256="0" * 64)
+    db.add_all([record, credential, job, credited])
     db.flush()
     (settings.data_dir / "exports").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "exports" / job.file_name).write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
-    return {"record_id": record.id, "credential_id": credential.id, "job_id": job.id}
+    return {"record_id": record.id, "credential_id": credential.id, "job_id": job.id,
+            "prior_credit_id": credited.id}
 
 
 def _people(world, extra: dict) -> dict:

@@ -36,6 +36,7 @@ from web.pages import (
     hours,
     manage,
     offline_sync,
+    prior,
     progress,
     pwa,
     records,
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     handlers = [*auth.HANDLERS, *homes.HANDLERS, *admin.HANDLERS, *api.HANDLERS, *tasklists.HANDLERS,
                 *progress.HANDLERS, *tablet.HANDLERS, *api_v1.HANDLERS, *manage.HANDLERS, *records.HANDLERS,
                 *case.HANDLERS, *pwa.HANDLERS, *offline_sync.HANDLERS,
-                *apprenticeship.HANDLERS, *hours.HANDLERS, *sponsor.HANDLERS]
+                *apprenticeship.HANDLERS, *hours.HANDLERS, *sponsor.HANDLERS, *prior.HANDLERS]
     handlers = [*_options_handlers(handlers), *handlers]
     return Litestar(
         route_handlers=[

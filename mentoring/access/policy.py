@@ -494,6 +494,14 @@ def can_export_record(actor: Actor, assignment) -> bool:
             or actor.person_id == assignment.mentee_id)
 
 
+def may_recheck_credit(db: Session, actor: Actor, assignment) -> bool:
+    """Re-checking a task credited for prior learning: whoever may sign the mentee's tasks (the triad's mentor),
+    or the shop's managers and admins. Never the mentee."""
+    if actor.person_id is not None and actor.person_id == assignment.mentee_id:
+        return False
+    return can_manage_shop(actor, assignment.shop_id) or may_sign_assignment(db, actor, assignment)
+
+
 def can_issue_records(actor: Actor, shop_id: int) -> bool:
     """Issuing and revoking credentials, revoking records and bulk exports: the shop's managers and admins."""
     return can_manage_shop(actor, shop_id)

@@ -12,6 +12,7 @@ from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.errors import NotFound
 from mentoring.people.models import Organization, Person, Triad
+from mentoring.progress import credit
 from mentoring.progress.models import Assignment, ProgressEvent
 from mentoring.progress.signoffs import TaskState, achieved, events_of, task_states, task_states_by_assignment
 from tasklists.coverage import CoverageReport, coverage
@@ -101,7 +102,7 @@ def board(db: Session, assignment: Assignment) -> Board:
     (once per process for a published version)."""
     version = db.get(ShopTaskListVersion, assignment.version_id)
     tasks = tasks_of_version(db, version)
-    states = task_states(events_of(db, assignment.id))
+    states = credit.apply_credits(db, assignment.id, task_states(events_of(db, assignment.id)))
     return Board(assignment, db.get(Person, assignment.mentee_id), db.get(Organization, assignment.shop_id),
                  db.get(ShopTaskList, version.list_id), version,
                  [Row(t, states.get(t.code, TaskState(t.code))) for t in tasks])

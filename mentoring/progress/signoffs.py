@@ -59,6 +59,7 @@ class TaskState:
     minutes: int = 0
     last_at: datetime | None = None
     events: list[ProgressEvent] = field(default_factory=list)
+    credited_from: str = ""  # the issuer, when the task is credited for prior learning (progress/credit.py)
 
 
 def task_states(events: Iterable[ProgressEvent]) -> dict[str, TaskState]:
@@ -100,9 +101,14 @@ def task_states_by_assignment(events: Iterable[ProgressEvent]) -> dict[int, dict
 
 def achieved(task, state: TaskState | None, default_rating: int) -> bool:
     """What coverage, records, credentials and pay steps count: the task is signed at or above its required
-    rating (the list's default where the task sets none). `task` is any row with `required_rating`."""
-    return (state is not None and state.signoff is not None
-            and state.signoff.rating >= (task.required_rating or default_rating))
+    rating (the list's default where the task sets none), or it is credited for prior learning from verified
+    evidence and no re-check has withdrawn that (states where credit.apply_credits marked it). `task` is any
+    row with `required_rating`."""
+    if state is None:
+        return False
+    if state.credited_from:
+        return True
+    return state.signoff is not None and state.signoff.rating >= (task.required_rating or default_rating)
 
 
 def achieved_codes(tasks: Iterable, states: dict[str, TaskState], default_rating: int) -> set[str]:
