@@ -1,7 +1,7 @@
 """wage schedule triggers (approved OJL hours, a credential issued) and completion certificates as a record kind
 
-Revision ID: 0021_sponsor_pay_triggers
-Revises: 0020_appr_apprenticeship
+Revision ID: 0020_sponsor_pay_triggers
+Revises: 0019_appr_apprenticeship
 Create Date: 2026-12-02 00:00:00
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0021_sponsor_pay_triggers'
-down_revision: str | None = '0020_appr_apprenticeship'
+revision: str = '0020_sponsor_pay_triggers'
+down_revision: str | None = '0019_appr_apprenticeship'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

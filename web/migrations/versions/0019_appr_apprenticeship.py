@@ -1,7 +1,7 @@
 """registered apprenticeships: the program per triad, its work-process schedule, the OJL hours ledger,
 classroom hours (RTI) and credit for prior learning
 
-Revision ID: 0020_appr_apprenticeship
+Revision ID: 0019_appr_apprenticeship
 Revises: 0018_sync_offline_events
 Create Date: 2026-12-02 00:00:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = '0020_appr_apprenticeship'
+revision: str = '0019_appr_apprenticeship'
 down_revision: str | None = '0018_sync_offline_events'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
