@@ -240,7 +240,7 @@ def test_the_dashboards_replay_agrees_with_task_states(steps):
     tasks = [dashboard.LightTask(code, "P-1", "A", "Area", False, None) for code in ("A.1", "A.2", "A.3")]
     quick = dashboard.ListProgress()
     read = [e for e in events if e.kind in dashboard.READ_KINDS]
-    dashboard._progress(quick, tasks, 3, RULE, Tally(tasks), read)
+    dashboard._progress(quick, tasks, 3, RULE, Tally(tasks), read, {})
     states = signoffs.task_states(events)
     assert quick.ready == sum(s.status == "ready" for s in states.values())
     assert quick.signed == sum(s.status == "signed" for s in states.values())

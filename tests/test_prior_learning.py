@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from exports import baking, credentials, dataintegrity, prior, statuslist
 from mentoring.access.policy import Actor
+from mentoring.oversight import dashboard
 from mentoring.progress import board, customize, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.models import Assignment, PriorCredit
@@ -267,6 +268,10 @@ def test_did_web_fetches_refuse_local_hosts_unless_allowed_and_never_follow_redi
 
 # --- re-check by the mentor --------------------------------------------------------------------------------------
 
+def achieved_on_dashboard(progress) -> int:
+    return sum(p.achieved for p in progress.report.overall.priorities.values()) + progress.report.overall.shop_achieved
+
+
 def test_the_mentor_rechecks_a_credit_and_a_failed_recheck_withdraws_it(
         clean_db, world, assigned, hillcrest_credential, browser, other_browser):
     browser.login(world.manager.email)
@@ -274,6 +279,9 @@ def test_the_mentor_rechecks_a_credit_and_a_failed_recheck_withdraws_it(
         "evidence": hillcrest_credential.token, "codes": ["I.A.1", "I.D.1"]}).status_code == 303
     with clean_db.session() as db:
         first, second = db.exec(select(PriorCredit).order_by(PriorCredit.task_code)).all()
+        # The manager's dashboard counts credits as the task page does (no event marks them).
+        progress = dashboard.progress_of(db, [db.get(Assignment, assigned.id)])[assigned.id]
+        assert achieved_on_dashboard(progress) == 2 and progress.signed == 0
     other_browser.login(world.mentee.email)
     assert other_browser.post(f"/prior-credits/{first.id}/recheck", {"outcome": "passed"}).status_code == 403
     other_browser.logout()
@@ -292,6 +300,7 @@ def test_the_mentor_rechecks_a_credit_and_a_failed_recheck_withdraws_it(
         b = board.board(db, db.get(Assignment, assigned.id))
         achieved = {r.task.code for r in b.rows if signoffs.achieved(r.task, r.state, b.version.required_rating)}
         assert achieved == {"I.A.1"}
+        assert achieved_on_dashboard(dashboard.progress_of(db, [db.get(Assignment, assigned.id)])[assigned.id]) == 1
 
 
 def test_a_schools_signed_csv_credits_the_students_passed_tasks_and_a_changed_file_is_refused(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Select, bindparam, func
 from sqlmodel import Session, select
 
 from mentoring import lru
@@ -20,7 +20,8 @@ from mentoring.oversight import flags, payplan, reviews, wages
 from mentoring.oversight.models import PayStep, PayStepDecision, Review, ShopDashboardSettings
 from mentoring.people import roster
 from mentoring.people.models import Organization, Triad
-from mentoring.progress.models import Apprenticeship, Assignment, ProgressEvent
+from mentoring.progress import credit
+from mentoring.progress.models import Apprenticeship, Assignment, PriorCredit, ProgressEvent
 from mentoring.progress.signoffs import achieved, task_states
 from tasklists.coverage import CoverageReport, Tally
 from tasklists.models import ShopTask, ShopTaskList, ShopTaskListVersion, TaskListTemplate
@@ -298,9 +299,13 @@ def _heads(*conditions) -> Select:
         return (select(column).where(ProgressEvent.assignment_id == Assignment.id)
                 .order_by(ProgressEvent.seq.desc()).limit(1).scalar_subquery())
 
+    def credits(aggregate):  # credits for prior learning change coverage without an event
+        return select(aggregate).where(PriorCredit.assignment_id == Assignment.id).scalar_subquery()
+
     return (select(Assignment.id, Assignment.created_at, Assignment.version_id, Assignment.triad_id,
                    Assignment.start_date, newest(ProgressEvent.seq).label("seq"),
-                   newest(ProgressEvent.hash).label("hash"))
+                   newest(ProgressEvent.hash).label("hash"), credits(func.count(PriorCredit.id)).label("credits"),
+                   credits(func.max(PriorCredit.id)).label("credit_last"))
             .where(*conditions).order_by(Assignment.start_date, Assignment.id))
 
 
@@ -308,7 +313,7 @@ def _progress_of(db: Session, heads: list) -> dict[int, "ListProgress"]:
     """Progress by assignment id, in three queries for any number of assignments: the rules, tasks and events
     of those not cached under their newest event (rows of _heads)."""
     # The newest event's hash stands for the whole chain; created_at tells apart rows of a wiped database.
-    keys = {h.id: (h.id, h.created_at, h.version_id, h.seq, h.hash) for h in heads}
+    keys = {h.id: (h.id, h.created_at, h.version_id, h.seq, h.hash, h.credits, h.credit_last) for h in heads}
     result = {aid: hit for aid, key in keys.items() if (hit := _CACHE.get(key)) is not None}
     missed = [h for h in heads if h.id not in result]
     version_ids = sorted({h.version_id for h in missed})
@@ -326,10 +331,13 @@ def _progress_of(db: Session, heads: list) -> dict[int, "ListProgress"]:
     for row in map(_EventRow._make, db.exec(_EVENT_ROWS, params={"ids": [h.id for h in missed]})):
         events.setdefault(row.assignment_id, []).append(row)
     tallies = {vid: Tally(tasks.get(vid, [])) for vid in version_ids}
+    with_credits = [h.id for h in missed if h.credits]
+    credited = credit.credited_by_assignment(db, with_credits) if with_credits else {}
     for h in missed:
         found = ListProgress(assignment_id=h.id)
         rating, rule = rules[h.version_id]
-        _progress(found, tasks.get(h.version_id, []), rating, rule, tallies[h.version_id], events.get(h.id, []))
+        _progress(found, tasks.get(h.version_id, []), rating, rule, tallies[h.version_id], events.get(h.id, []),
+                  credited.get(h.id, {}))
         _CACHE.put(keys[h.id], found)
         result[h.id] = found
     return result
@@ -341,10 +349,10 @@ def progress_of(db: Session, assignments: list[Assignment]) -> dict[int, "ListPr
 
 
 def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: int, rule: dict, tally: Tally,
-              events: list) -> None:
+              events: list, credited: dict[str, str]) -> None:
     """Where one assignment stands, from its events (READ_KINDS, in chain order) replayed by
-    signoffs.task_states; signoffs.achieved decides what coverage counts."""
-    states = task_states(events)
+    signoffs.task_states and its credits for prior learning; signoffs.achieved decides what coverage counts."""
+    states = credit.mark_credited(task_states(events), credited)
     status.signoff_times = sorted(e.at for e in events if e.kind == "signoff")
     status.last_progress_at = max((e.at for e in events if e.kind in flags.PROGRESS_KINDS), default=None)
     codes: set[str] = set()  # achieved
@@ -366,6 +374,9 @@ def _progress(status: "ListProgress", tasks: list[LightTask], default_rating: in
                 status.last_signoff = state.signoff.at
             if achieved(t, state, default_rating):
                 codes.add(t.code)
+        elif achieved(t, state, default_rating):  # credited for prior learning, not signed here
+            area[1] += 1
+            codes.add(t.code)
     status.areas = [AreaProgress(code, title, done, total) for code, (title, done, total) in counts.items()]
     status.applicable = sum(a.total for a in status.areas)
     status.report = report = tally.report(codes, rule)

@@ -29,9 +29,23 @@ def credits_of(db: Session, assignment_id: int) -> dict[str, PriorCredit]:
 
 def apply_credits(db: Session, assignment_id: int, states: dict[str, TaskState]) -> dict[str, TaskState]:
     """Mark credited tasks in `states` (made where missing), so that signoffs.achieved counts them."""
-    for code, row in credits_of(db, assignment_id).items():
-        state = states.get(code) or states.setdefault(code, TaskState(code))
-        state.credited_from = row.issuer_name or row.issuer_id
+    return mark_credited(states, {code: row.issuer_name or row.issuer_id
+                                  for code, row in credits_of(db, assignment_id).items()})
+
+
+def credited_by_assignment(db: Session, assignment_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The standing credits of several assignments in one query: {assignment id: {task code: issuer}}."""
+    found: dict[int, dict[str, str]] = {}
+    for aid, code, name, issuer in db.exec(
+            select(PriorCredit.assignment_id, PriorCredit.task_code, PriorCredit.issuer_name, PriorCredit.issuer_id)
+            .where(PriorCredit.assignment_id.in_(assignment_ids)).order_by(PriorCredit.id)).all():
+        found.setdefault(aid, {})[code] = name or issuer
+    return found
+
+
+def mark_credited(states: dict[str, TaskState], credited: dict[str, str]) -> dict[str, TaskState]:
+    for code, issuer in credited.items():
+        (states.get(code) or states.setdefault(code, TaskState(code))).credited_from = issuer
     return states
 
 
