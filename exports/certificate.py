@@ -5,18 +5,16 @@ Being a record, it gets a verification code, its content hash and its files are 
 and `mentoring verify` check it: its content is rebuilt and compared, so new hours or sign-offs make an older
 certificate "changed". Like the record it states no pay."""
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from exports import pdf
 from exports.models import CompletionRecord
-from exports.record import build_content, canonical, content_hash, content_of, new_code, remember_file
+from exports.record import build_content, content_of, issue_current, remember_file
 from exports.service import ExportedFile, verify_url
 from mentoring.access.policy import Actor
-from mentoring.clock import utcnow
 from mentoring.errors import FormError
 from mentoring.progress import apprenticeship
 from mentoring.progress.models import Assignment
-from mentoring.trail import audit
 
 FORMAT = "workplace-mentoring/completion-certificate@1"
 KIND = "certificate"
@@ -46,27 +44,7 @@ def build_certificate(db: Session, assignment: Assignment) -> dict:
 
 def issue_certificate(db: Session, actor: Actor, assignment: Assignment) -> CompletionRecord:
     """The current certificate: the last one when nothing changed, else a new one superseding it."""
-    content = build_certificate(db, assignment)
-    digest = content_hash(content)
-    latest = db.exec(select(CompletionRecord).where(CompletionRecord.assignment_id == assignment.id,
-                                                    CompletionRecord.kind == KIND,
-                                                    CompletionRecord.superseded_at.is_(None),
-                                                    CompletionRecord.revoked_at.is_(None))
-                     .order_by(CompletionRecord.id.desc()).with_for_update()).first()
-    if latest is not None and latest.content_hash == digest:
-        return latest
-    now = utcnow()
-    if latest is not None:
-        latest.superseded_at = now
-        db.add(latest)
-    record = CompletionRecord(code=new_code(), kind=KIND, assignment_id=assignment.id, mentee_id=assignment.mentee_id,
-                              shop_id=assignment.shop_id, content=canonical(content).decode(), content_hash=digest,
-                              issued_at=now, issued_by_id=actor.person_id)
-    db.add(record)
-    db.flush()
-    audit.record(db, actor, "certificate.issue", record, org_id=assignment.shop_id, assignment_id=assignment.id,
-                 code=record.code)
-    return record
+    return issue_current(db, actor, assignment, KIND, build_certificate(db, assignment))
 
 
 def export_certificate(db: Session, actor: Actor, assignment: Assignment, *, base_url: str,

@@ -128,10 +128,15 @@ def _task(row) -> dict:
 def issue_record(db: Session, actor: Actor, assignment: Assignment) -> CompletionRecord:
     """The current record of the assignment: the last one issued when nothing changed, else a new one that
     supersedes it."""
-    content = build_content(db, assignment)
+    return issue_current(db, actor, assignment, "record", build_content(db, assignment))
+
+
+def issue_current(db: Session, actor: Actor, assignment: Assignment, kind: str, content: dict) -> CompletionRecord:
+    """The assignment's current record of `kind` ("record", "certificate"): the last one when its content is
+    unchanged, else a new one that supersedes it. Kinds never supersede each other."""
     digest = content_hash(content)
     latest = db.exec(select(CompletionRecord).where(CompletionRecord.assignment_id == assignment.id,
-                                                    CompletionRecord.kind == "record",
+                                                    CompletionRecord.kind == kind,
                                                     CompletionRecord.superseded_at.is_(None),
                                                     CompletionRecord.revoked_at.is_(None))
                      .order_by(CompletionRecord.id.desc()).with_for_update()).first()
@@ -141,12 +146,12 @@ def issue_record(db: Session, actor: Actor, assignment: Assignment) -> Completio
     if latest is not None:
         latest.superseded_at = now
         db.add(latest)
-    record = CompletionRecord(code=new_code(), assignment_id=assignment.id, mentee_id=assignment.mentee_id,
+    record = CompletionRecord(code=new_code(), kind=kind, assignment_id=assignment.id, mentee_id=assignment.mentee_id,
                               shop_id=assignment.shop_id, content=canonical(content).decode(), content_hash=digest,
                               issued_at=now, issued_by_id=actor.person_id)
     db.add(record)
     db.flush()
-    audit.record(db, actor, "record.issue", record, org_id=assignment.shop_id, assignment_id=assignment.id,
+    audit.record(db, actor, f"{kind}.issue", record, org_id=assignment.shop_id, assignment_id=assignment.id,
                  code=record.code)
     return record
 
