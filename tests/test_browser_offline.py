@@ -81,6 +81,10 @@ def test_the_app_installs_and_the_shell_works_offline(chromium, live_server, wor
         asked = []
         page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
         page.click("text=Done")
+        for _ in range(200):  # the question comes once the queue is counted, after the click returns
+            if asked:
+                break
+            page.wait_for_timeout(25)
         expect(page.locator("#net-status")).to_contain_text("1 signature waiting")
         assert "1 signature is saved on this tablet and not sent yet" in asked[0] and "/mentor" in page.url
 
