@@ -271,7 +271,7 @@ def badge_file(cred: IssuedCredential, image: str, proof: str = PROOFS[0]) -> tu
 
     A transcript is a CLR, not an OpenBadgeCredential, and baking is defined only for the latter: it has no badge.
     `proof` di bakes the JSON with its embedded Data Integrity proof, as stored."""
-    di_json = getattr(cred, "di_json", None)  # the Data Integrity form, where this version of the model has it
+    di_json = cred.di_json  # the Data Integrity form; credentials issued before it existed have none
     if cred.kind == "transcript" or image not in MEDIA_TYPES or proof not in PROOFS or (proof == "di" and not di_json):
         raise NotFound
     credential = di_json if proof == "di" else cred.token

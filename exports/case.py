@@ -365,15 +365,16 @@ def document_of(framework: Framework) -> dict:
                                          "uri": document["uri"].replace("/CFDocuments/", "/CFPackages/")}}
 
 
-def find_member(found: list[Framework], collection: str, sourced_id: str) -> dict | None:
-    """A CFItem or CFAssociation with the CFDocumentURI of the framework it belongs to. An association that two
-    packages carry (a crosswalk) is answered from the first."""
+def find_member(found: list[Framework], collection: str, sourced_id: str) -> tuple[Framework, dict] | None:
+    """A CFItem or CFAssociation, with the CFDocumentURI of the framework it belongs to, and that framework. An
+    association that two packages carry (a crosswalk) is answered from the first."""
     for framework in found:
         hit = framework.by_id.get(sourced_id)
         if hit and hit[0] == collection:
             document = framework.package["CFDocument"]
-            return {**hit[1], "CFDocumentURI": {"title": document["title"], "identifier": document["identifier"],
-                                                "uri": document["uri"]}}
+            return framework, {**hit[1], "CFDocumentURI": {"title": document["title"],
+                                                           "identifier": document["identifier"],
+                                                           "uri": document["uri"]}}
     return None
 
 

@@ -137,7 +137,7 @@ def verified_statement(db: Session, token: str, saved_key: dict | None = None) -
         if key.thumbprint() != kid:
             raise BadSignature("it was not signed with the key saved with it")
     else:
-        stored = keys.find_by_kid(db, kid)
+        stored = keys.find_by_verification_method(db, kid)
         if stored is None:
             raise BadSignature("it was signed with a key this database does not hold")
         key, org_id = _key_check(stored), stored.organization_id

@@ -110,7 +110,7 @@ def _identifiers(mentee_name: str, email: str) -> list[dict]:
 
 
 def build_credential(content: dict, item: Earned, *, credential_id: str, base_url: str, record_code: str,
-                     email: str, valid_from: datetime, status_index: int | None = None) -> dict:
+                     email: str, valid_from: datetime, status_index: int) -> dict:
     tl = content["task_list"]
     framework = f"ASE Education Foundation {tl['title']} {tl['edition']}"
     shop = _profile(base_url, content["shop"])
@@ -173,7 +173,7 @@ def build_credential(content: dict, item: Earned, *, credential_id: str, base_ur
             "activityStartDate": f"{content['assignment']['start_date']}T00:00:00Z",
         },
         "evidence": evidence,
-        "credentialStatus": _status(base_url, content["shop"]["id"], status_index),
+        "credentialStatus": statuslist.entry(base_url, content["shop"]["id"], status_index),
         "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
     }
 
@@ -183,16 +183,6 @@ def _narrative(t: dict) -> str:
     for c in t["countersigns"]:
         text += f" Countersigned by {c['by']} ({c['meaning']}) on {c['at'][:10]}."
     return text
-
-
-def _status(base_url: str, org_id: int, status_index: int | None) -> dict:
-    """The credential's bit in the issuer's Bitstring Status List, which outside verifiers check. The OB 3.0
-    schema allows one credentialStatus object, not a list, and neither verifier-core (it reads only the first
-    entry) nor openbadgeslib (it refuses types it does not know) can use the 1EdTech revocation list, so new
-    credentials name only the bitstring; the 1EdTech list stays published for credentials issued before it."""
-    if status_index is None:
-        return {"id": revocation_list_url(base_url, org_id), "type": "1EdTechRevocationList"}
-    return statuslist.entry(base_url, org_id, status_index)
 
 
 def revocation_list_url(base_url: str, org_id: int) -> str:
@@ -347,7 +337,7 @@ def _transcript(db: Session, actor: Actor, assignment: Assignment, content: dict
             "achievement": [c["credentialSubject"]["achievement"] for c in bundled],
             "verifiableCredential": bundled,
         },
-        "credentialStatus": _status(base_url, content["shop"]["id"], index),
+        "credentialStatus": statuslist.entry(base_url, content["shop"]["id"], index),
     }
     row = IssuedCredential(uuid=credential_id.removeprefix("urn:uuid:"), assignment_id=assignment.id,
                            mentee_id=assignment.mentee_id, issuer_id=assignment.shop_id, kind="transcript",

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, OKPKey
 from sqlmodel import Session, select
 
+from exports import dataintegrity
 from exports.models import IssuerKey
 from mentoring.clock import utcnow
 from mentoring.people.models import Organization
@@ -31,8 +32,6 @@ from mentoring.trail import audit
 ALGORITHM = "ES256"  # VC-JWTs and checkpoints
 EDDSA = "EdDSA"  # Data Integrity proofs (eddsa-rdfc-2022)
 ALGORITHMS = (ALGORITHM, EDDSA)
-ED25519_MULTICODEC = b"\xed\x01"  # multicodec ed25519-pub, as a varint
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class KeyUnavailable(Exception):
@@ -142,18 +141,9 @@ def ed25519_public(stored: IssuerKey) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(ed25519_raw(stored))
 
 
-def base58btc(data: bytes) -> str:
-    number = int.from_bytes(data, "big")
-    out = ""
-    while number:
-        number, digit = divmod(number, 58)
-        out = _BASE58[digit] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
-
-
 def multibase_public(stored: IssuerKey) -> str:
     """The Multikey form of an Ed25519 public key: 'z' (base58btc) over multicodec 0xed01 and the raw key."""
-    return "z" + base58btc(ED25519_MULTICODEC + ed25519_raw(stored))
+    return dataintegrity.public_key_multibase(ed25519_public(stored))
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -185,10 +175,6 @@ def find_by_verification_method(db: Session, vm_or_kid: str) -> IssuerKey | None
     if segments[:2] != ["did", "web"] or segments[-2:] != ["orgs", str(found.organization_id)]:
         return None
     return found
-
-
-def find_by_kid(db: Session, kid: str) -> IssuerKey | None:
-    return find_by_verification_method(db, kid)
 
 
 # --- states ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import ipaddress
 import json
+import socket
 import urllib.error
 import urllib.request
 import zlib
@@ -96,11 +97,16 @@ def verify_text(db: Session, text: str, *, fetch) -> Imported:
     else:
         _refuse("This is not a credential: upload the .jwt or .json file, or the badge image.")
     issuer = credential.get("issuer")
-    issuer_id = str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or "")
+    issuer_id = _issuer_id(credential)
     issuer_name = str(issuer.get("name", "") if isinstance(issuer, dict) else "") or issuer_id
     return Imported(evidence=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
                     name=str(credential.get("name", ""))[:200], issuer_name=issuer_name[:200],
                     issuer_id=issuer_id[:300], codes=aligned_codes(credential))
+
+
+def _issuer_id(document: dict) -> str:
+    issuer = document.get("issuer")
+    return str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or "")
 
 
 def _is_credential(document: dict) -> bool:
@@ -165,17 +171,21 @@ def _verify_jwt(db: Session, token: str, fetch) -> dict:
         return payload
     if header.get("alg") not in JWT_ALGORITHMS:
         _refuse("The credential is signed with an algorithm not accepted here (ES256 or EdDSA only).")
-    issuer = payload.get("issuer")
-    issuer_id = str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or "")
-    jwk = _issuer_jwk(kid, issuer_id, fetch)
-    try:
-        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
-        jws.deserialize_compact(token, key, registry=credentials._Registry(algorithms=[header["alg"]]))
-    except (JoseError, ValueError, TypeError, KeyError):
+    jwk = _issuer_jwk(kid, _issuer_id(payload), fetch)
+    if not _jws_ok(token, jwk, header["alg"]):
         _refuse("The signature does not match: the credential was changed after it was issued, or it is not "
                 "genuine.")
     _check_foreign(payload, fetch)
     return payload
+
+
+def _jws_ok(token: str, jwk: dict, alg: str) -> bool:
+    try:
+        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
+        jws.deserialize_compact(token, key, registry=credentials._Registry(algorithms=[alg]))
+    except (JoseError, ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def _issuer_jwk(kid: str, issuer_id: str, fetch) -> dict:
@@ -184,12 +194,10 @@ def _issuer_jwk(kid: str, issuer_id: str, fetch) -> dict:
         if "publicKeyJwk" in method and isinstance(method["publicKeyJwk"], dict):
             return method["publicKeyJwk"]
         try:
-            raw = dataintegrity.multibase_decode(method.get("publicKeyMultibase", ""))
+            public = dataintegrity.public_key_from_multibase(str(method.get("publicKeyMultibase", "")))
         except ValueError:
-            _refuse("The issuer's key in its DID document cannot be read.")
-        if len(raw) != 34 or not raw.startswith(keys.ED25519_MULTICODEC):
-            _refuse("The issuer's key in its DID document is not a key type accepted here.")
-        x = base64.urlsafe_b64encode(raw[2:]).decode().rstrip("=")
+            _refuse("The issuer's key in its DID document cannot be read, or is not a key type accepted here.")
+        x = base64.urlsafe_b64encode(public.public_bytes_raw()).decode().rstrip("=")
         return {"kty": "OKP", "crv": "Ed25519", "x": x}
     if issuer_id.startswith("https://") and kid:  # an issuer named by URL publishes its keys as a JWKS
         parts = urlsplit(issuer_id)
@@ -211,9 +219,7 @@ def _verify_document(db: Session, document: dict, fetch) -> dict:
     if _ours(db, proof["verificationMethod"]) is not None:
         _local_outcome(credentials.verify_document(db, document))
         return document
-    issuer = document.get("issuer")
-    issuer_id = str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or "")
-    _verify_di(document, issuer_id, fetch)
+    _verify_di(document, _issuer_id(document), fetch)
     _check_foreign(document, fetch)
     return document
 
@@ -249,13 +255,20 @@ def did_web_url(did: str) -> str:
 
 def _is_local(host: str) -> bool:
     name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost":
-        return True
+    return name == "localhost" or _local_ip(name)
+
+
+def _local_ip(name: str) -> bool:
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
         return False
     return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+def _resolves_locally(host: str, port: int) -> bool:
+    """Whether a public-looking name points into our own network (an upload must not make us probe it)."""
+    return any(_local_ip(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP))
 
 
 def _did_method(verification_method: str, issuer_id: str, fetch) -> dict:
@@ -294,6 +307,8 @@ def fetch_url(url: str) -> bytes:
         raise OSError("local addresses are not fetched")
     if not local and parts.scheme != "https":
         raise OSError("only https is fetched")
+    if not local and _resolves_locally(parts.hostname, parts.port or 443):
+        raise OSError("local addresses are not fetched")
     opener = urllib.request.build_opener(_NoRedirect)
     request = urllib.request.Request(url, headers={"Accept": "application/json, application/did+json"})
     with opener.open(request, timeout=FETCH_TIMEOUT) as response:
@@ -387,6 +402,8 @@ def _signature_key(db: Session, kid: str, fetch):
     """The key a detached JWS names: one of our organizations' (a school using this product) or a did:web key."""
     stored = _ours(db, kid)
     if stored is not None:
+        if stored.revoked_from is not None:  # a CSV carries no signing time: any revocation applies
+            _refuse(keys.revocation_message(stored))
         org = db.get(Organization, stored.organization_id)
         jwk = json.loads(stored.public_jwk)
         return jwk, (org.name if org else kid.partition("#")[0]), kid.partition("#")[0]
@@ -419,10 +436,7 @@ def read_school_csv(db: Session, data: bytes, signature: str, student_id: str, *
         raise FormError({"signature": "The signature's algorithm must be ES256 or EdDSA."})
     jwk, issuer_name, issuer_id = _signature_key(db, str(header.get("kid", "")), fetch)
     attached = f"{parts[0]}.{base64.urlsafe_b64encode(data).decode().rstrip('=')}.{parts[2]}"
-    try:
-        key = ECKey.import_key(jwk) if jwk.get("kty") == "EC" else OKPKey.import_key(jwk)
-        jws.deserialize_compact(attached, key, registry=credentials._Registry(algorithms=[header["alg"]]))
-    except (JoseError, ValueError, TypeError, KeyError):
+    if not _jws_ok(attached, jwk, header["alg"]):
         raise FormError({"signature": "The signature does not match the file: it was changed after the school "
                                       "signed it, or the signature belongs to another file."}) from None
     try:

@@ -42,7 +42,10 @@ def allocate_index(db: Session, org_id: int) -> int:
 
 
 def entry(base_url: str, org_id: int, index: int) -> dict:
-    """The credentialStatus a credential carries: where its bit is and what a set bit means."""
+    """The credentialStatus a credential carries: where its bit is and what a set bit means. The OB 3.0 schema
+    allows one credentialStatus object, and neither verifier-core (it reads only the first entry) nor
+    openbadgeslib (it refuses types it does not know) can use the 1EdTech revocation list, so new credentials
+    name only the bitstring; the 1EdTech list stays published for credentials issued before it."""
     url = status_list_url(base_url, org_id)
     return {"id": f"{url}#{index}", "type": "BitstringStatusListEntry", "statusPurpose": PURPOSE,
             "statusListIndex": str(index), "statusListCredential": url}

@@ -12,7 +12,7 @@ from mentoring.people import accounts, triads
 from mentoring.people.accounts import NewPersonIn, OrganizationIn
 from mentoring.people.models import Membership, Organization, Person, Triad
 from mentoring.people.triads import EnrollmentIn, TriadIn
-from mentoring.progress import customize, signoffs
+from mentoring.progress import customize, program, signoffs
 from mentoring.progress.customize import AssignmentIn
 from mentoring.progress.evidence import Evidence
 from mentoring.progress.models import Assignment
@@ -276,7 +276,6 @@ def _apprenticeship(db: Session, orgs: dict) -> None:
     from mentoring.oversight import payplan
     from mentoring.progress.hours import entry_hash
     from mentoring.progress.models import Apprenticeship, HoursEntry, RtiRecord, WorkProcess
-    from tasklists.models import ShopTask
 
     shop, school = orgs["Riverside Toyota"], orgs[ORGS[2][0]]
     aisha = db.exec(select(Person).where(Person.full_name == APPRENTICE)).one()
@@ -292,14 +291,11 @@ def _apprenticeship(db: Session, orgs: dict) -> None:
                          created_by_id=manager.id)
     db.add(app)
     db.flush()
-    counts: dict[str, list] = {}
-    for code, title in db.exec(select(ShopTask.area_code, ShopTask.area_title).where(
-            ShopTask.version_id == assignment.version_id, ShopTask.not_applicable.is_(False))).all():
-        counts.setdefault(code, [title, 0])[1] += 1
-    total = sum(n for _, n in counts.values()) or 1
-    processes = [WorkProcess(apprenticeship_id=app.id, area_code=code, title=title[:200],
-                             target_hours=round(4000 * n / total), position=i)
-                 for i, (code, (title, n)) in enumerate(sorted(counts.items()))]
+    areas = program.list_areas(db, assignment)
+    processes = [WorkProcess(apprenticeship_id=app.id, area_code=area.code, title=area.title[:200], target_hours=hours,
+                             position=i)
+                 for i, (area, hours) in enumerate(zip(areas, program.default_split(4000, [a.tasks for a in areas]),
+                                                       strict=True))]
     db.add_all(processes)
     db.flush()
     busy = sorted(processes, key=lambda wp: -wp.target_hours)[:4]  # most days go to the larger work processes

@@ -169,7 +169,8 @@ def test_approved_hours_counts_approved_entries_practice_and_credit(db, clean_db
                                                      (area, 90, "superseded"), (area, 30, "returned"),
                                                      (other_area, 240, "approved")], start=1):
         db.add(HoursEntry(apprenticeship_id=app.id, seq=seq, work_process_id=by_area[wp_area].id,
-                          day=apprenticeship.week_start("America/Chicago"), minutes=minutes, state=state,
+                          day=apprenticeship.week_start(apprenticeship.today_in("America/Chicago")),
+                          minutes=minutes, state=state,
                           logged_by_id=world.mentee.id, logged_by_name="Tess Mentee", hash=f"{seq:064d}"))
     db.commit()
     totals = apprenticeship.approved_hours(db, app.id)

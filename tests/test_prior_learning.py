@@ -122,7 +122,7 @@ def test_a_non_credential_upload_gets_a_clear_4xx_and_only_our_managers_may_impo
     token = "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"  # who may call is decided before the file is read
     browser.login(world.manager.email)
     for data, words in ((b"hello, world", "not a credential"), (b'{"name": "x"}', "not an Open Badges"),
-                        (b"\x89PNG\r\n\x1a\nrubbish", "")):
+                        (b"\x89PNG\r\n\x1a\nrubbish", "carries no Open Badges credential")):
         answer = _upload(browser, assigned.id, data, "x.bin")
         assert answer.status_code == 422 and words in answer.text
     other_browser.login(world.other_manager.email)  # Hillcrest's manager, into Riverside's mentee: not there
@@ -257,13 +257,17 @@ def test_a_tampered_or_revoked_foreign_credential_is_refused_with_a_clear_messag
     assert count_rows(clean_db) == before
 
 
-def test_did_web_fetches_refuse_local_hosts_unless_allowed_and_never_follow_redirects():
+def test_did_web_fetches_refuse_local_hosts_and_plain_http(monkeypatch):
     assert prior.did_web_url("did:web:example.edu") == "https://example.edu/.well-known/did.json"
     assert prior.did_web_url("did:web:example.edu:orgs:4") == "https://example.edu/orgs/4/did.json"
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="local addresses are not fetched"):
         prior.fetch_url("http://127.0.0.1:9/did.json")  # a local address, not allowed outside tests
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="only https is fetched"):
         prior.fetch_url("http://example.edu/did.json")  # plain http to a public host
+    # A public-looking name that points into our own network is refused before anything is sent.
+    monkeypatch.setattr(prior.socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("10.0.0.5", 443))])
+    with pytest.raises(OSError, match="local addresses are not fetched"):
+        prior.fetch_url("https://school.example/did.json")
 
 
 # --- re-check by the mentor --------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from mentoring.access import lockout, offline, throttle
@@ -88,11 +87,7 @@ def set_password(person: Person, password: str) -> None:
 
 
 def set_pin(person: Person, pin: str) -> None:
-    """Every PIN change passes here, so the tablets' offline verifiers of the old PIN end here too."""
     person.pin_hash = hash_secret(check_pin(pin))
-    db = object_session(person)
-    if db is not None and person.id is not None:
-        offline.forget(db, person_id=person.id)
 
 
 def replace_password(db: Session, person: Person, password: str) -> None:
@@ -103,10 +98,12 @@ def replace_password(db: Session, person: Person, password: str) -> None:
 
 
 def replace_pin(db: Session, person: Person, pin: str) -> None:
-    """A new PIN also lifts the lock of wrong PINs (and, by set_pin, ends the offline checks of the old one)."""
+    """A new PIN (every change of an existing person's PIN comes here) also lifts the lock of wrong PINs and
+    ends the tablets' offline checks of the old one."""
     set_pin(person, pin)
     db.add(person)
     throttle.clear(db, throttle.pin_key(person.id))
+    offline.forget(db, person_id=person.id)
 
 
 @dataclass(frozen=True)

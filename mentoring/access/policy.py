@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from mentoring.errors import Forbidden, NotFound
 from mentoring.people.models import Enrollment, Membership, Organization, Person, Triad
-from mentoring.progress.models import Assignment, OfflineConflict
+from mentoring.progress.models import Apprenticeship, Assignment, OfflineConflict, PriorCredit
 
 # The page each role lands on after sign-in, in the order a person with several roles is sent.
 HOMES = (
@@ -333,8 +333,6 @@ def assignment_visible(actor: Actor):
     """A WHERE clause on Assignment: can_view_mentee with the assignment's shop, for lists of assignments."""
     from sqlalchemy import and_, exists
 
-    from mentoring.progress.models import Assignment
-
     mentee_there = exists().where(Membership.person_id == Assignment.mentee_id, Membership.role == "mentee",
                                   Membership.organization_id == Assignment.shop_id)
     clauses = [and_(Assignment.mentee_id == actor.person_id, mentee_there)]
@@ -441,13 +439,23 @@ def can_settle_offline_conflict(actor: Actor, conflict: OfflineConflict) -> bool
         or can_approve(actor, conflict.shop_id))
 
 
+def sees_all_offline_conflicts(actor: Actor, shop_id: int) -> bool:
+    """A shop's managers see all its conflicts; a mentor sees their own (can_settle_offline_conflict)."""
+    return can_approve(actor, shop_id)
+
+
+def may_sign_from_offline_conflict(actor: Actor, conflict: OfflineConflict) -> bool:
+    """Only the mentor who signed offline may turn the kept sign-off into a signature on record."""
+    return actor.person_id is not None and actor.person_id == conflict.mentor_id
+
+
 def get_offline_conflict(db: Session, actor: Actor, conflict_id: int) -> OfflineConflict:
     return _get_then(db, OfflineConflict, conflict_id, lambda c: None if can_settle_offline_conflict(actor, c)
                      else _not_found())
 
 
 def get_shop_for_offline_conflicts(db: Session, actor: Actor, shop_id: int) -> Organization:
-    """The shop's list of conflicts: its managers see all, its mentors their own (offline_sync.conflicts_at)."""
+    """The shop's list of conflicts: its managers see all, its mentors their own (sees_all_offline_conflicts)."""
     shop = db.get(Organization, shop_id)
     if shop is None or shop.is_school or not ({"manager", "mentor"} & actor.roles_in(shop_id)):
         raise NotFound
@@ -502,6 +510,36 @@ def may_recheck_credit(db: Session, actor: Actor, assignment) -> bool:
     return can_manage_shop(actor, assignment.shop_id) or may_sign_assignment(db, actor, assignment)
 
 
+def get_assignment_for_prior(db: Session, actor: Actor, assignment_id: int, *, crediting: bool) -> Assignment:
+    """Credit for prior learning: the shop's managers and admins credit; the triad's mentor sees the page to
+    re-check; the mentee gets 403; everyone else 404."""
+    assignment = db.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound
+    if can_issue_records(actor, assignment.shop_id):
+        return assignment
+    may_recheck = may_recheck_credit(db, actor, assignment)
+    if may_recheck and not crediting:
+        return assignment
+    if may_recheck or can_export_record(actor, assignment):
+        raise Forbidden
+    raise NotFound
+
+
+def get_credit_for_recheck(db: Session, actor: Actor, credit_id: int) -> tuple[PriorCredit, Assignment]:
+    """The triad's mentor or the shop's managers re-check; the mentee sees the credit but may not (403);
+    anyone else gets 404."""
+    row = db.get(PriorCredit, credit_id)
+    assignment = db.get(Assignment, row.assignment_id) if row else None
+    if assignment is None:
+        raise NotFound
+    if may_recheck_credit(db, actor, assignment):
+        return row, assignment
+    if can_export_record(actor, assignment):
+        raise Forbidden
+    raise NotFound
+
+
 def can_issue_records(actor: Actor, shop_id: int) -> bool:
     """Issuing and revoking credentials, revoking records and bulk exports: the shop's managers and admins."""
     return can_manage_shop(actor, shop_id)
@@ -523,8 +561,6 @@ def require_record_issuer(actor: Actor, shop_id: int) -> None:
 
 
 def get_assignment_for_exporter(db: Session, actor: Actor, assignment_id: int):
-    from mentoring.progress.models import Assignment
-
     assignment = db.get(Assignment, assignment_id)
     if assignment is None or not can_export_record(actor, assignment):
         raise NotFound
@@ -592,8 +628,6 @@ def get_shop_for_sponsor_export(db: Session, actor: Actor, shop_id: int) -> Orga
 
 
 def get_apprenticeship_for_sponsor_export(db: Session, actor: Actor, apprenticeship_id: int):
-    from mentoring.progress.models import Apprenticeship
-
     app = db.get(Apprenticeship, apprenticeship_id)
     if app is None or not can_see_pay_plan(actor, app.shop_id):
         raise NotFound
@@ -610,8 +644,6 @@ def get_triad_for_program(db: Session, actor: Actor, triad_id: int) -> Triad:
 def get_apprenticeship_for_viewer(db: Session, actor: Actor, apprenticeship_id: int):
     """An apprenticeship's OJL and RTI totals: whoever may follow the mentee at that shop (the mentee, the shop's
     people, an instructor only while the student's consent for that shop is on); 404 for everyone else."""
-    from mentoring.progress.models import Apprenticeship
-
     app = db.get(Apprenticeship, apprenticeship_id)
     triad = db.get(Triad, app.triad_id) if app else None
     if triad is None or not can_view_mentee(db, actor, triad.mentee_id, app.shop_id):

@@ -177,7 +177,7 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
     review_views = reviews.reviews_where(db, Review.triad_id.in_(triad_ids), light=True)
     pay_shops = {s for s in shop_ids if policy.can_see_pay_plan(actor, s)}
     # Plain columns, not ORM objects: enough for step_views and the page, and far cheaper for a whole shop.
-    steps = db.exec(select(PayStep.id, PayStep.mentee_id, PayStep.title, PayStep.amount_cents,
+    steps = db.exec(select(PayStep.id, PayStep.shop_id, PayStep.mentee_id, PayStep.title, PayStep.amount_cents,
                            PayStep.percent_tenths, PayStep.milestone, PayStep.milestone_area,
                            PayStep.milestone_percent, PayStep.milestone_date, PayStep.milestone_hours)
                     .where(PayStep.shop_id.in_(pay_shops),
@@ -196,7 +196,8 @@ def build(db: Session, actor: Actor, shop_ids: set[int], *, now: datetime | None
         steps_by_mentee.setdefault(step.mentee_id, []).append(step)
     facts = {}
     for shop_id in pay_shops:  # approved hours and credentials, only for mentees with such a trigger
-        facts.update(wages.facts_of(db, shop_id, [s.mentee_id for s in steps if s.milestone in wages.KINDS]))
+        facts.update(wages.facts_of(db, shop_id, [s.mentee_id for s in steps
+                                                  if s.milestone in wages.KINDS and s.shop_id == shop_id]))
     decisions_by_step: dict[int, list] = {}
     for d in decisions:
         decisions_by_step.setdefault(d.pay_step_id, []).append(d)

@@ -108,17 +108,20 @@ def approved_hours(db: Session, apprenticeship_id: int) -> dict[str, int]:
     """Minutes of OJL per area code: approved entries (superseded ones excluded), practice time on the area's
     tasks, and credited prior learning. The one place that totals hours."""
     app = db.get(Apprenticeship, apprenticeship_id)
-    if app is None:
-        return {}
-    processes = work_processes(db, app.id)
+    return _totals(db, app, work_processes(db, app.id))[0] if app is not None else {}
+
+
+def _totals(db: Session, app: Apprenticeship, processes: list[WorkProcess]) -> tuple[dict[str, int], dict[str, int]]:
+    """approved_hours, and the credited minutes by area inside it."""
     out = {wp.area_code: 0 for wp in processes}
     approved = _entry_minutes(db, app.id, "approved")
     for wp in processes:
         out[wp.area_code] += approved.get(wp.id, 0)
-    for extra in (_practice_minutes(db, app, _assignments(db, app)), credited_minutes(db, app)):
+    credited = credited_minutes(db, app)
+    for extra in (_practice_minutes(db, app, _assignments(db, app)), credited):
         for area, minutes in extra.items():
             out[area] = out.get(area, 0) + minutes
-    return out
+    return out, credited
 
 
 @dataclass
@@ -142,7 +145,6 @@ class ProcessLine:
 @dataclass
 class HoursSummary:
     lines: list[ProcessLine] = field(default_factory=list)
-    week_start: date | None = None
     this_week_minutes: int = 0
     total_minutes: int = 0  # approved OJL, practice and credit included
     pending_minutes: int = 0
@@ -164,25 +166,30 @@ class HoursSummary:
         return round(self.this_week_minutes / 60, 1)
 
 
-def week_start(timezone: str, now: datetime | None = None) -> date:
-    """Monday of the current week in the shop's time zone."""
-    today = (now or clock.utcnow()).astimezone(ZoneInfo(timezone)).date()
-    return today - timedelta(days=today.weekday())
+def today_in(timezone: str, now: datetime | None = None) -> date:
+    """Today in the shop's time zone: it decides which day and week hours belong to."""
+    return (now or clock.utcnow()).astimezone(ZoneInfo(timezone)).date()
+
+
+def week_start(day: date) -> date:
+    """The Monday of the day's week."""
+    return day - timedelta(days=day.weekday())
 
 
 def hours_summary(db: Session, app: Apprenticeship) -> HoursSummary:
-    totals = approved_hours(db, app.id)
+    processes = work_processes(db, app.id)
+    totals, credited = _totals(db, app, processes)
     pending = _entry_minutes(db, app.id, "pending")
     lines = [ProcessLine(wp.id, wp.area_code, wp.title, wp.target_hours, totals.get(wp.area_code, 0),
-                         pending.get(wp.id, 0)) for wp in work_processes(db, app.id)]
+                         pending.get(wp.id, 0)) for wp in processes]
     shop = db.get(Organization, app.shop_id)
-    monday = week_start(shop.timezone if shop else "UTC")
+    monday = week_start(today_in(shop.timezone if shop else "UTC"))
     week = db.exec(select(func.sum(HoursEntry.minutes)).where(
         HoursEntry.apprenticeship_id == app.id, HoursEntry.state.in_(("pending", "approved")),
         HoursEntry.day >= monday, HoursEntry.day < monday + timedelta(days=7))).one()
-    return HoursSummary(lines=lines, week_start=monday, this_week_minutes=int(week or 0),
+    return HoursSummary(lines=lines, this_week_minutes=int(week or 0),
                         total_minutes=sum(totals.values()), pending_minutes=sum(pending.values()),
-                        credited_minutes=sum(credited_minutes(db, app).values()), term_hours=app.term_hours,
+                        credited_minutes=sum(credited.values()), term_hours=app.term_hours,
                         rti_hours=rti_total(db, app.id))
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from mentoring.access import policy
 from mentoring.access.policy import Actor
 from mentoring.clock import utcnow
-from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.errors import Forbidden, FormError
 from mentoring.progress.models import Assignment, PriorCredit
 from mentoring.progress.signoffs import TaskState, tasks_of
 from mentoring.trail import audit
@@ -29,8 +29,7 @@ def credits_of(db: Session, assignment_id: int) -> dict[str, PriorCredit]:
 
 def apply_credits(db: Session, assignment_id: int, states: dict[str, TaskState]) -> dict[str, TaskState]:
     """Mark credited tasks in `states` (made where missing), so that signoffs.achieved counts them."""
-    return mark_credited(states, {code: row.issuer_name or row.issuer_id
-                                  for code, row in credits_of(db, assignment_id).items()})
+    return mark_credited(states, credited_by_assignment(db, [assignment_id]).get(assignment_id, {}))
 
 
 def credited_by_assignment(db: Session, assignment_ids: list[int]) -> dict[int, dict[str, str]]:
@@ -88,21 +87,6 @@ def credit_tasks(db: Session, actor: Actor, assignment: Assignment, *, chosen: I
     if not rows:
         raise FormError({"codes": "Every ticked task is credited already."})
     return rows
-
-
-def get_credit_for_recheck(db: Session, actor: Actor, credit_id: int) -> tuple[PriorCredit, Assignment]:
-    """The triad's mentor or the shop's managers re-check; the mentee sees the credit but may not (403);
-    anyone else gets 404."""
-    row = db.get(PriorCredit, credit_id)
-    assignment = db.get(Assignment, row.assignment_id) if row else None
-    if assignment is None:
-        raise NotFound
-    may = policy.may_recheck_credit(db, actor, assignment)
-    if not may and not policy.can_export_record(actor, assignment):
-        raise NotFound
-    if not may:
-        raise Forbidden
-    return row, assignment
 
 
 def recheck(db: Session, actor: Actor, credit: PriorCredit, assignment: Assignment, *, passed: bool,

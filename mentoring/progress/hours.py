@@ -9,7 +9,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -20,6 +19,7 @@ from mentoring.access.policy import Actor
 from mentoring.errors import Forbidden, FormError, NotFound
 from mentoring.people.models import Organization, Person, Triad
 from mentoring.progress import apprenticeship
+from mentoring.progress.apprenticeship import today_in, week_start
 from mentoring.progress.models import Apprenticeship, HoursEntry, WorkProcess
 from mentoring.trail import audit
 
@@ -95,9 +95,6 @@ class Ledger:
     mentee: Person
     processes: list[WorkProcess]
 
-    def process(self, work_process_id: int) -> WorkProcess | None:
-        return next((p for p in self.processes if p.id == work_process_id), None)
-
 
 def ledger_of(db: Session, actor: Actor, triad_id: int) -> Ledger:
     """The triad's ledger, when the actor may see it; 404 for a triad that is not theirs or has no apprenticeship."""
@@ -116,11 +113,7 @@ def _ledger(db: Session, triad: Triad, *, lock: bool = False) -> Ledger:
 
 
 def today_at(shop: Organization) -> date:
-    return clock.utcnow().astimezone(ZoneInfo(shop.timezone)).date()
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+    return today_in(shop.timezone)
 
 
 def entries_of(db: Session, apprenticeship_id: int, first: date | None = None, last: date | None = None
@@ -402,8 +395,7 @@ def missing_weeks(db: Session, actor: Actor, *, now: datetime | None = None) -> 
                                     .join(Organization, Organization.id == Triad.shop_id)
                                     .where(Triad.mentee_id == actor.person_id, Triad.ended_at.is_(None),
                                            Apprenticeship.status == "active")).all():
-        today = (now or clock.utcnow()).astimezone(ZoneInfo(shop.timezone)).date()
-        last_week = week_start(today) - timedelta(days=7)
+        last_week = week_start(today_in(shop.timezone, now)) - timedelta(days=7)
         if last_week < app.start_date:
             continue
         logged = db.exec(select(HoursEntry.id).where(

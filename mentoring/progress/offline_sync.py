@@ -28,6 +28,7 @@ from mentoring.progress import signoffs
 from mentoring.progress.evidence import Evidence, StoredPhoto
 from mentoring.progress.models import Assignment, OfflineConflict, ProgressEvent
 from mentoring.trail import audit
+from tasklists.models import ShopTask
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -283,7 +284,7 @@ def open_of_mentor(db: Session, actor: Actor) -> dict[int, int]:
 def conflicts_at(db: Session, actor: Actor, shop_id: int) -> list[OfflineConflict]:
     """Open ones first, newest first; a mentor sees their own, a manager all of the shop's."""
     query = select(OfflineConflict).where(OfflineConflict.shop_id == shop_id)
-    if not policy.can_approve(actor, shop_id):
+    if not policy.sees_all_offline_conflicts(actor, shop_id):
         query = query.where(OfflineConflict.mentor_id == actor.person_id)
     return list(db.exec(query.order_by(OfflineConflict.resolved_at.is_not(None), OfflineConflict.id.desc())).all())
 
@@ -292,10 +293,12 @@ def view(db: Session, actor: Actor, conflict: OfflineConflict) -> ConflictView:
     assignment = db.get(Assignment, conflict.assignment_id)
     now = signoffs.task_states(signoffs.events_of(db, assignment.id)).get(
         conflict.task_code, signoffs.TaskState(conflict.task_code))
-    task = next((t for t in signoffs.tasks_of(db, assignment) if t.code == conflict.task_code), None)
+    statement = db.exec(select(ShopTask.statement).where(ShopTask.version_id == assignment.version_id,
+                                                         ShopTask.code == conflict.task_code)).first()
     choices = () if conflict.resolved_at else tuple(
-        c for c in RESOLUTIONS if c != "signed" or (now.status != "signed" and actor.person_id == conflict.mentor_id))
-    return ConflictView(conflict, db.get(Person, assignment.mentee_id).full_name, task.statement if task else "",
+        c for c in RESOLUTIONS
+        if c != "signed" or (now.status != "signed" and policy.may_sign_from_offline_conflict(actor, conflict)))
+    return ConflictView(conflict, db.get(Person, assignment.mentee_id).full_name, statement or "",
                         json.loads(conflict.server_state), now, choices)
 
 

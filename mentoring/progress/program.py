@@ -69,8 +69,8 @@ def schedule_rows(db: Session, triad: Triad, app: Apprenticeship | None) -> list
     seen = {r["code"] for r in rows}
     areas = [a for a in listed if a.code not in seen]
     # A new program shows blank targets (the term is split on saving); a saved one shows its own numbers.
-    for area, hours in zip(areas, [None] * len(areas), strict=True):
-        rows.append({"code": area.code, "title": area.title, "target": hours, "tasks": area.tasks})
+    for area in areas:
+        rows.append({"code": area.code, "title": area.title, "target": None, "tasks": area.tasks})
     return rows
 
 
@@ -200,7 +200,7 @@ def _store(db, actor, triad, app, fields, rows, targets) -> Apprenticeship:
                                                      title=row["title"][:200], target_hours=0, position=position)
         wp.target_hours, wp.position = target, position
         db.add(wp)
-    detail = {k: v for k, v in fields.items()} | {"schedule": dict(zip([r["code"] for r in rows], targets,
+    detail = fields | {"schedule": dict(zip([r["code"] for r in rows], targets,
                                                                         strict=True))}
     if not created:
         detail["before"] = before

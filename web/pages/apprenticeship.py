@@ -57,7 +57,6 @@ def apprenticeship_detail(db: Db, actor: Me, app_id: FromPath[int]) -> Response:
 @post("/apprenticeships/{app_id:int}/rti", sync_to_thread=True)
 def rti_add(db: Db, actor: Me, app_id: FromPath[int], data: FormData) -> Response:
     app = policy.get_apprenticeship_for_viewer(db, actor, app_id)
-    policy.rti_school(db, actor, app)  # 403 before reading the form
     form = {k: v for k, v in data.items() if k != "_csrf_token"}
     return submit(db, lambda: program.record_rti(db, actor, app, data), done=f"/apprenticeships/{app.id}#rti",
                   failed=lambda e: _apprenticeship_page(db, actor, app, form=form, errors=e.errors, status_code=400))

@@ -46,37 +46,30 @@ def cf_documents(request: Request, db: Db) -> Response:
     return _answer(request, {"CFDocuments": [f.package["CFDocument"] for f in found]}, private)
 
 
+def _framework(request: Request, db: Session, sourced_id: str, answer) -> Response:
+    """A framework the caller may read, answered as `answer(framework)`; the CASE 404 body otherwise."""
+    if not case.is_sourced_id(sourced_id) or (framework := case.find_document(_visible(request, db)[0],
+                                                                              sourced_id)) is None:
+        return _missing(sourced_id)
+    return _answer(request, answer(framework), framework.source.shop_id is not None)
+
+
 @get(f"{ROOT}/CFDocuments/{{sourced_id:str}}", sync_to_thread=True)
 def cf_document(request: Request, db: Db, sourced_id: FromPath[str]) -> Response:
-    if not case.is_sourced_id(sourced_id):
-        return _missing(sourced_id)
-    found, _ = _visible(request, db)
-    framework = case.find_document(found, sourced_id)
-    if framework is None:
-        return _missing(sourced_id)
-    return _answer(request, case.document_of(framework), framework.source.shop_id is not None)
+    return _framework(request, db, sourced_id, case.document_of)
 
 
 @get(f"{ROOT}/CFPackages/{{sourced_id:str}}", sync_to_thread=True)
 def cf_package(request: Request, db: Db, sourced_id: FromPath[str]) -> Response:
-    if not case.is_sourced_id(sourced_id):
-        return _missing(sourced_id)
-    found, _ = _visible(request, db)
-    framework = case.find_document(found, sourced_id)
-    if framework is None:
-        return _missing(sourced_id)
-    return _answer(request, framework.body, framework.source.shop_id is not None)
+    return _framework(request, db, sourced_id, lambda framework: framework.body)
 
 
 def _member(request: Request, db: Session, collection: str, sourced_id: str) -> Response:
-    if not case.is_sourced_id(sourced_id):
+    if not case.is_sourced_id(sourced_id) or (found := case.find_member(_visible(request, db)[0], collection,
+                                                                         sourced_id)) is None:
         return _missing(sourced_id)
-    found, _ = _visible(request, db)
-    member = case.find_member(found, collection, sourced_id)
-    if member is None:
-        return _missing(sourced_id)
-    shop_doc = case.find_document(found, member["CFDocumentURI"]["identifier"]).source.shop_id is not None
-    return _answer(request, member, shop_doc)
+    framework, member = found
+    return _answer(request, member, framework.source.shop_id is not None)
 
 
 @get(f"{ROOT}/CFItems/{{sourced_id:str}}", sync_to_thread=True)

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -30,7 +31,21 @@ def _answer(status_code: int, status: str, **body) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-@post("/tablet/offline/events", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_BYTES)
+def _enrolled(request: Request) -> bool:
+    with database_of(request).session() as db:
+        return tablets.device_for(db, request.cookies.get(tablet_cookie_name(settings_of(request)))) is not None
+
+
+async def enrolled_tablet(request: Request) -> Response | None:
+    """Runs before the body (up to a photo's size) is read: a browser that is not an enrolled tablet is refused
+    at once, and leaves nothing in the audit log."""
+    if await sync_to_thread(_enrolled, request):
+        return None
+    return _answer(403, "refused", detail="This browser is not an enrolled shop tablet, or it was revoked.")
+
+
+@post("/tablet/offline/events", sync_to_thread=True, request_max_body_size=UPLOAD_BODY_BYTES,
+      before_request=enrolled_tablet)
 def receive(request: Request, db: Db, data: MultiPart) -> Response:
     """One queued sign-off (see OFFLINE_CONTRACT in mentoring/progress/offline_sync.py for the checks)."""
     upload = data.get("photo")
@@ -45,9 +60,10 @@ def receive(request: Request, db: Db, data: MultiPart) -> Response:
                 raise offline_sync.Refused("This browser is not an enrolled shop tablet, or it was revoked.")
             event = offline_sync.parse(data)
             mentor = offline_sync.admit(reader, device, event, secret=settings_of(request).secret_key)
-            offline_sync.photo_matches(event, upload.file if upload else None)
+            # The proof covers photo_sha256, so a resent event is known before its photo is hashed again.
             if found := offline_sync.seen(reader, event.idempotency_key):
                 return _answer(200, "duplicate", **found)
+            offline_sync.photo_matches(event, upload.file if upload else None)
     except offline_sync.Refused as refused:
         return _refuse(db, device_id, data, 403, "refused", refused.reason)
     except FormError as bad:

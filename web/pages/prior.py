@@ -15,7 +15,7 @@ from sqlmodel import Session
 from exports import prior
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.errors import Forbidden, FormError, NotFound
+from mentoring.errors import FormError
 from mentoring.people.models import Organization, Person
 from mentoring.progress import credit
 from mentoring.progress.models import Assignment
@@ -25,21 +25,6 @@ Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
 # The credential file, or the verified credential sent back by the confirm form, and the form around it.
 PRIOR_BODY_BYTES = prior.MAX_UPLOAD_BYTES * 2 + 64 * 1024
-
-
-def _assignment(db: Session, actor: Actor, assignment_id: int, *, crediting: bool) -> Assignment:
-    """Managers and admins credit; the triad's mentor sees the page to re-check; the mentee gets 403;
-    everyone else 404. Checked before any upload is read."""
-    assignment = db.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound
-    if policy.can_issue_records(actor, assignment.shop_id):
-        return assignment
-    if not crediting and policy.may_recheck_credit(db, actor, assignment):
-        return assignment
-    if policy.can_export_record(actor, assignment) or policy.may_recheck_credit(db, actor, assignment):
-        raise Forbidden
-    raise NotFound
 
 
 def _page(db: Session, actor: Actor, assignment: Assignment, *, status_code: int = 200, **context) -> Response:
@@ -54,7 +39,7 @@ def _page(db: Session, actor: Actor, assignment: Assignment, *, status_code: int
 
 @get("/assignments/{assignment_id:int}/prior", sync_to_thread=True, include_in_schema=False)
 def prior_page(db: Db, actor: Me, assignment_id: FromPath[int]) -> Response:
-    return _page(db, actor, _assignment(db, actor, assignment_id, crediting=False))
+    return _page(db, actor, policy.get_assignment_for_prior(db, actor, assignment_id, crediting=False))
 
 
 @dataclass
@@ -67,7 +52,7 @@ class PriorForm:
 def prior_upload(request: Request, db: Db, actor: Me, assignment_id: FromPath[int],
                  data: Annotated[PriorForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     """Verify the uploaded credential and show which tasks of the list it names; nothing is stored yet."""
-    assignment = _assignment(db, actor, assignment_id, crediting=True)
+    assignment = policy.get_assignment_for_prior(db, actor, assignment_id, crediting=True)
     raw = data.file.file.read(prior.MAX_UPLOAD_BYTES + 1) if data.file is not None else b""
     try:
         imported = prior.read_credential(db, raw)
@@ -89,7 +74,7 @@ class SchoolCsvForm:
 def prior_school_csv(db: Db, actor: Me, assignment_id: FromPath[int],
                      data: Annotated[SchoolCsvForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Response:
     """Verify a school's signed CSV and show which tasks of the list the student completed; nothing is stored."""
-    assignment = _assignment(db, actor, assignment_id, crediting=True)
+    assignment = policy.get_assignment_for_prior(db, actor, assignment_id, crediting=True)
     raw = data.file.file.read(prior.MAX_UPLOAD_BYTES + 1) if data.file is not None else b""
     try:
         imported = prior.read_school_csv(db, raw, data.signature, data.student_id)
@@ -104,7 +89,7 @@ def prior_school_csv(db: Db, actor: Me, assignment_id: FromPath[int],
       request_max_body_size=PRIOR_BODY_BYTES)
 def prior_credit(db: Db, actor: Me, assignment_id: FromPath[int], data: FormData) -> Response:
     """Credit the ticked tasks; the credential sent back is verified again, never trusted from the form."""
-    assignment = _assignment(db, actor, assignment_id, crediting=True)
+    assignment = policy.get_assignment_for_prior(db, actor, assignment_id, crediting=True)
     codes = data.get("codes") or []
     codes = [str(c) for c in (codes if isinstance(codes, list) else [codes])]
 
@@ -128,7 +113,7 @@ def prior_credit(db: Db, actor: Me, assignment_id: FromPath[int], data: FormData
 
 @post("/prior-credits/{prior_credit_id:int}/recheck", sync_to_thread=True, include_in_schema=False)
 def prior_recheck(db: Db, actor: Me, prior_credit_id: FromPath[int], data: FormData) -> Response:
-    row, assignment = credit.get_credit_for_recheck(db, actor, prior_credit_id)
+    row, assignment = policy.get_credit_for_recheck(db, actor, prior_credit_id)
     passed = str(data.get("outcome", "")) == "passed"
     return submit(db, lambda: credit.recheck(db, actor, row, assignment, passed=passed,
                                              reason=str(data.get("reason", ""))),

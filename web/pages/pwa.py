@@ -38,12 +38,15 @@ def manifest() -> Response:
     return Response(MANIFEST, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 
+SERVICE_WORKER = (STATIC / "sw.js").read_bytes()  # read once: this handler runs on the event loop
+
+
 @get("/sw.js", sync_to_thread=False)
 def service_worker() -> Response:
     """Served from the root, not /static/, so that its scope can be the whole site (the shop screen is /tablet).
 
     no-cache: the browser checks for a new worker on every visit instead of keeping an old one for a day."""
-    return Response((STATIC / "sw.js").read_bytes(), media_type="text/javascript",
+    return Response(SERVICE_WORKER, media_type="text/javascript",
                     headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
 
 

@@ -8,9 +8,8 @@ from sqlmodel import Session
 from exports import certificate, sponsor
 from mentoring.access import policy
 from mentoring.access.policy import Actor
-from mentoring.errors import FormError
 from web.deps import settings_of
-from web.render import FormData, page
+from web.render import FormData, page, submit
 
 Db = NamedDependency[Session]
 Me = NamedDependency[Actor]
@@ -27,15 +26,11 @@ def certificate_pdf(request: Request, db: Db, actor: Me, assignment_id: FromPath
     """A POST, like the record's export: it issues (or reuses) a certificate."""
     assignment = policy.get_assignment_for_exporter(db, actor, assignment_id)
     paper = "a4" if data.get("paper") == "a4" else "letter"
-    try:
-        exported = certificate.export_certificate(db, actor, assignment, paper=paper,
-                                                  base_url=settings_of(request).base_url.rstrip("/"))
-    except FormError as e:
-        db.rollback()
-        return page("records/certificate_refused.html", status_code=400, message=e.errors.get("", ""),
-                    assignment_id=assignment.id)
-    db.commit()
-    return _file(exported.name, exported.media_type, exported.data)
+    return submit(db, lambda: certificate.export_certificate(db, actor, assignment, paper=paper,
+                                                             base_url=settings_of(request).base_url.rstrip("/")),
+                  done=lambda exported: _file(exported.name, exported.media_type, exported.data),
+                  failed=lambda e: page("records/certificate_refused.html", status_code=400,
+                                        message=e.errors.get("", ""), assignment_id=assignment.id))
 
 
 @get("/apprenticeships/{apprenticeship_id:int}/sponsor.csv", sync_to_thread=True, include_in_schema=False)

@@ -55,17 +55,9 @@ export async function counts() {
 export const EVENT_KEYS = ["assignment_id", "base_version", "device_id", "device_time", "idempotency_key",
   "mentor_id", "note", "photo_sha256", "rating", "ro_number", "task_code", "vin"];
 
-export function canonical(value) {
-  if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
-  if (value !== null && typeof value === "object") {
-    // Keys compare by UTF-16 code units here and by code points in Python: the same for the keys we use.
-    return "{" + Object.keys(value).sort().map((k) => JSON.stringify(k) + ":" + canonical(value[k])).join(",") + "}";
-  }
-  return JSON.stringify(value);
-}
-
+// EVENT_KEYS is in sorted order, so the object's keys come out sorted as Python's sort_keys puts them.
 export function canonicalEvent(event) {
-  return canonical(Object.fromEntries(EVENT_KEYS.map((k) => [k, event[k]])));
+  return JSON.stringify(Object.fromEntries(EVENT_KEYS.map((k) => [k, event[k]])));
 }
 
 export const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
